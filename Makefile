@@ -1,0 +1,84 @@
+# PharmaCRM: `make demo` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCALE ?= small
+PORT ?= 8000
+export PHARMACRM_VAR_DIR ?= $(CURDIR)/var
+
+.PHONY: demo install serve test lint pytest test-pg test-browser chromium fmt messages clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || PY=python3; \
+	  test -x $(BIN)/python || $${PY:-python3} -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pharmacrm migrate --no-input -v 0
+	$(BIN)/pharmacrm demo --scale $(SCALE)
+	@echo
+	@echo "PharmaCRM demo: http://127.0.0.1:$(PORT)/   (Ctrl-C stops it)"
+	@echo "Logins (password pharmacrm-demo): admin, director, manager1, rep1, rep2, service1, compliance1"
+	DEBUG=1 LOG_FORMAT=plain $(BIN)/pharmacrm runserver 127.0.0.1:$(PORT)
+
+serve: $(STAMP)
+	DEBUG=1 LOG_FORMAT=plain $(BIN)/pharmacrm runserver 127.0.0.1:$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy pharmacrm
+	$(BIN)/djlint pharmacrm --lint --quiet
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pharmacrm makemigrations --check --dry-run
+	@# Production static files (hashed names) must build: a missing referenced file fails here.
+	tmp=$$(mktemp -d) && PHARMACRM_VAR_DIR=$$tmp MANIFEST_STATIC=1 $(BIN)/pharmacrm collectstatic --noinput -v 0 && rm -rf $$tmp
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a quiet green.
+define run_pytest
+$(BIN)/pytest $(1) || { rc=$$?; \
+  if [ $$rc -eq 5 ]; then echo "ERROR: pytest collected no tests (make $@)" >&2; fi; exit $$rc; }
+endef
+
+# The unit suite on SQLite (the browser journey has its own target: it needs chromium).
+pytest: $(STAMP)
+	$(call run_pytest,-m "not browser" -n 2 --create-db)
+
+test: lint pytest
+
+# The same suite on PostgreSQL (127.0.0.1:5432, trust auth). pytest-django creates and drops
+# test_<name> (test_<name>_gw0, _gw1 under xdist); <name> itself need not exist.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/pharmacrm
+test-pg: $(STAMP)
+	DATABASE_URL=$(PG_URL) $(call run_pytest,-m "not browser" -n 2 --create-db)
+
+# Debian's chromium for Playwright (never `playwright install`: it downloads its own browser).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium and CJK fonts for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "ERROR: $(CHROMIUM) is still missing" >&2; exit 1; }
+
+# The browser journey on SQLite, in its own var dir: its transactional tests flush their test
+# database, which must not be the one the unit suite reuses (--reuse-db).
+test-browser: $(STAMP) chromium
+	PHARMACRM_VAR_DIR=$(PHARMACRM_VAR_DIR)/browser PHARMACRM_CHROMIUM=$(CHROMIUM) \
+	  $(call run_pytest,-m browser -p no:xdist --create-db)
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+messages: $(STAMP)
+	cd pharmacrm && ../$(BIN)/django-admin makemessages -l en --no-obsolete && ../$(BIN)/django-admin compilemessages -l en
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* var/staticfiles

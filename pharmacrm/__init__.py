@@ -1,0 +1,1 @@
+"""PharmaCRM: customer management for pharmaceutical companies selling in China."""

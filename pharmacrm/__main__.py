@@ -1,0 +1,15 @@
+"""The `pharmacrm` console script: manage.py's commands plus demo, worker, import and bench."""
+
+import os
+import sys
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pharmacrm.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""Fixtures shared by the engagement tests."""
+
+from pharmacrm.engagement.tests.visit_world import world  # noqa: F401  (the visit tests' fixture)

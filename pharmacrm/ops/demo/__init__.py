@@ -1,0 +1,1 @@
+"""The demo data generator behind `pharmacrm demo`: a made-up company calling on real hospitals."""

@@ -1,0 +1,8 @@
+"""WSGI entry point (gunicorn / granian --interface wsgi)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pharmacrm.settings")
+application = get_wsgi_application()
