@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "pharmacrm.compliance",
     "pharmacrm.customers",
     "pharmacrm.commercial",
+    "pharmacrm.channels",
+    "pharmacrm.flow",
     "pharmacrm.engagement",
     "pharmacrm.api",
     "pharmacrm.ops",

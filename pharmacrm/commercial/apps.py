@@ -10,12 +10,13 @@ class CommercialConfig(AppConfig):
     verbose_name = _("商务")
 
     def ready(self) -> None:
-        from pharmacrm.commercial.models import KeyMessage, Listing, Product, TherapeuticArea
+        from pharmacrm.commercial.models import KeyMessage, Listing, Product, Sku, TherapeuticArea
         from pharmacrm.core import visibility
 
         visibility.register(TherapeuticArea, public=True)
         visibility.register(Product, public=True)
         visibility.register(KeyMessage, public=True)
+        visibility.register(Sku, public=True)
         visibility.register(Listing, territory="institution__territory", owner="owner")
 
         from pharmacrm.commercial.panels import listings_panel

@@ -46,6 +46,36 @@ class Product(models.Model):
         return f"{self.brand_name}（{self.generic_name}）" if self.brand_name else self.generic_name
 
 
+class Sku(models.Model):
+    """A sellable pack of a product (品规): strength and pack, and how many standard units it holds.
+
+    Flow data and prices are per SKU; `standard_units` converts packs to the product's standard
+    unit (e.g. tablets) so volumes of different packs add up.
+    """
+
+    product = models.ForeignKey(Product, models.PROTECT, related_name="skus", verbose_name=_("产品"))
+    code = models.CharField(_("品规编码"), max_length=32, unique=True)
+    strength = models.CharField(_("规格"), max_length=32)
+    pack = models.CharField(_("包装"), max_length=32)
+    unit = models.CharField(_("单位"), max_length=16, default="盒")
+    standard_units = models.DecimalField(_("折合标准单位"), max_digits=12, decimal_places=4, default=1)
+    standard_unit = models.CharField(_("标准单位"), max_length=16, default="片")
+    is_active = models.BooleanField(_("在售"), default=True)
+
+    history = AuditedHistory()
+
+    class Meta:
+        verbose_name = _("品规")
+        verbose_name_plural = _("品规")
+        ordering = ["product", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(standard_units__gt=0), name="sku_standard_units_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} {self.strength}×{self.pack}"
+
+
 class Listing(models.Model):
     """Getting a product onto a hospital's formulary: intro → P&T (药事会) submission → approved/rejected → first purchase.
 

@@ -369,8 +369,10 @@ class ImportJob(models.Model):
     @property
     def can_confirm(self) -> bool:
         """A checked dry run may be imported; so may a refused one in partial mode."""
-        return bool(self.file) and self.dry_run and (
-            self.status == self.Status.CHECKED or (self.status == self.Status.REFUSED and self.partial)
+        return (
+            bool(self.file)
+            and self.dry_run
+            and (self.status == self.Status.CHECKED or (self.status == self.Status.REFUSED and self.partial))
         )
 
 

@@ -49,11 +49,23 @@ NAV: list[NavItem] = [
     NavItem(_("团队拜访"), "engagement:team", "people-fill", MANAGEMENT),
     NavItem(pgettext_lazy("navigation", "机构"), "customers:institution_list", "hospital", EVERYONE),
     NavItem(pgettext_lazy("navigation", "医务人员"), "customers:professional_list", "person-vcard", EVERYONE),
-    NavItem(_("待完善档案"), "customers:to_fill", "clipboard-check", MANAGEMENT | {Role.REP, Role.COMMERCIAL}),
+    NavItem(
+        _("待完善档案"), "customers:to_fill", "clipboard-check", MANAGEMENT | {Role.REP, Role.COMMERCIAL}
+    ),
     NavItem(_("开发计划"), "customers:plan_list", "flag", MANAGEMENT | {Role.REP, Role.COMMERCIAL}),
-    NavItem(_("进院"), "commercial:listing_list", "capsule", MANAGEMENT | {Role.REP, Role.COMMERCIAL, Role.MARKETING}),
+    NavItem(
+        _("进院"),
+        "commercial:listing_list",
+        "capsule",
+        MANAGEMENT | {Role.REP, Role.COMMERCIAL, Role.MARKETING},
+    ),
     NavItem(_("疑似重复"), "customers:duplicates", "people-fill", MANAGEMENT),
-    NavItem(pgettext_lazy("navigation", "辖区"), "web:territory_list", "map", MANAGEMENT | {Role.REP, Role.COMMERCIAL}),
+    NavItem(
+        pgettext_lazy("navigation", "辖区"),
+        "web:territory_list",
+        "map",
+        MANAGEMENT | {Role.REP, Role.COMMERCIAL},
+    ),
     NavItem(_("人员"), "web:user_list", "people", MANAGEMENT | {Role.COMPLIANCE}),
     NavItem(
         _("合规"),

@@ -1,0 +1,1 @@
+"""Flow data models."""
