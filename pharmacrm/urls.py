@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("customers/", include("pharmacrm.customers.urls")),
     path("commercial/", include("pharmacrm.commercial.urls")),
+    path("channels/", include("pharmacrm.channels.urls")),
+    path("flow/", include("pharmacrm.flow.urls")),
     path("compliance/", include("pharmacrm.compliance.urls")),
     path("imports/", include("pharmacrm.core.imports.urls")),
     path("exports/", include("pharmacrm.core.exports.urls")),

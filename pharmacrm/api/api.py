@@ -185,12 +185,25 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
-    from pharmacrm.api.routers import auth, commercial, customers, imports, org, planning, search, visits
+    from pharmacrm.api.routers import (
+        auth,
+        channels,
+        commercial,
+        customers,
+        flow,
+        imports,
+        org,
+        planning,
+        search,
+        visits,
+    )
 
     api.add_router("/", auth.router)
     api.add_router("/", org.router)
     api.add_router("/", customers.router)
     api.add_router("/", commercial.router)
+    api.add_router("/", channels.router)
+    api.add_router("/", flow.router)
     api.add_router("/", imports.router)
     api.add_router("/", search.router)
     api.add_router("/", planning.router)

@@ -1,0 +1,7 @@
+"""Channels API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["channels"])

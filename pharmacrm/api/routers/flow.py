@@ -1,0 +1,7 @@
+"""Flow API."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["flow"])
