@@ -72,6 +72,27 @@ def contact_details(*, professional: Professional, user: Any, ip: str | None = N
     return values
 
 
+def personal_details_hidden(user: Any) -> bool:
+    """Roles the policy masks (they need the person, not the person's life) see no key dates or notes."""
+    return contacts_masked_for(user)
+
+
+def log_personal_view(
+    *, professional: Professional, user: Any, fields: list[str], rows: int = 1, ip: str | None = None
+) -> None:
+    """Log a clear view of the personal fields shown (key dates, personal notes); nothing shown, nothing logged."""
+    if fields:
+        compliance_services.log_sensitive_access(
+            user=user,
+            kind=SensitiveAccess.Kind.VIEW,
+            model="Professional",
+            object_id=professional.pk,
+            fields=fields,
+            rows=rows,
+            ip=ip,
+        )
+
+
 # --- Export ------------------------------------------------------------------------------------------------
 
 

@@ -70,6 +70,8 @@ class ProfessionalProfile:
     can_edit: bool
     can_override: bool
     requirements: list[ProfileRequirement] = field(default_factory=list)
+    # Key dates and personal notes withheld from roles the policy masks (PIPL least access).
+    personal_hidden: bool = False
 
     @property
     def open_needs(self) -> list[Need]:
@@ -131,6 +133,15 @@ def professional_profile(
         .select_related("history_user")
         .order_by("-history_date")[:10]
     )
+    can_edit = may_edit(user)
+    personal_hidden = privacy.personal_details_hidden(user)
+    if personal_hidden:
+        key_dates = []
+    else:
+        shown = ["key_dates"] if key_dates else []
+        if can_edit and professional.personal_notes:
+            shown.append("personal_notes")
+        privacy.log_personal_view(professional=professional, user=user, fields=shown, ip=ip)
     plans = list(
         visible(DevelopmentPlan, user=user)
         .filter(professional=professional)
@@ -149,9 +160,10 @@ def professional_profile(
         segment_history=segment_history,
         plans=plans,
         events=timeline.timeline_for(professional, user=user, limit=30),
-        can_edit=may_edit(user),
+        can_edit=can_edit,
         can_override=segmentation.may_override(user),
         requirements=requirements,
+        personal_hidden=personal_hidden,
     )
 
 

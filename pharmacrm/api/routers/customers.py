@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, cast
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 from ninja.pagination import CursorPagination, paginate
 
@@ -463,13 +463,35 @@ class KeyDateIn(InputSchema):
 
 @router.get("/professionals/{professional_id}/key-dates", response={200: list[KeyDateOut], 404: ErrorOut})
 def list_key_dates(request: HttpRequest, professional_id: int) -> Any:
+    """Key dates are personal: empty for roles the policy masks, and every clear read is logged."""
     professional = get_visible_or_404(Professional, user=request.user, pk=professional_id)
-    return visible(KeyDate, user=request.user).filter(professional=professional)
+    if privacy.personal_details_hidden(request.user):
+        return []
+    key_dates = list(visible(KeyDate, user=request.user).filter(professional=professional))
+    privacy.log_personal_view(
+        professional=professional,
+        user=request.user,
+        fields=["key_dates"] if key_dates else [],
+        rows=len(key_dates),
+        ip=request.META.get("REMOTE_ADDR"),
+    )
+    return key_dates
 
 
 @router.get("/key-dates/{key_date_id}", response={200: KeyDateOut, 404: ErrorOut})
 def get_key_date(request: HttpRequest, key_date_id: int) -> Any:
-    return get_visible_or_404(KeyDate, user=request.user, pk=key_date_id)
+    if privacy.personal_details_hidden(request.user):
+        raise Http404
+    key_date = get_visible_or_404(
+        KeyDate.objects.select_related("professional"), user=request.user, pk=key_date_id
+    )
+    privacy.log_personal_view(
+        professional=key_date.professional,
+        user=request.user,
+        fields=["key_dates"],
+        ip=request.META.get("REMOTE_ADDR"),
+    )
+    return key_date
 
 
 @router.post(

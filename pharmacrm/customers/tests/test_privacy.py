@@ -125,3 +125,36 @@ def test_retention_dry_run_then_apply(personas, professional):
     professional.refresh_from_db()
     assert professional.personal_notes == ""
     assert SensitiveAccess.objects.count() == 0
+
+
+def test_key_dates_and_notes_views_logged_and_hidden_from_masked_roles(personas, professional, client):
+    """PIPL least access: key dates and personal notes are logged when shown, withheld from masked roles."""
+    from django.urls import reverse
+
+    url = reverse("customers:professional_detail", args=[professional.pk])
+    client.force_login(personas.owner)
+    page = client.get(url).content.decode()
+    assert "喜欢马拉松" in page
+    logged = set()
+    for log in SensitiveAccess.objects.filter(user=personas.owner, object_id=str(professional.pk)):
+        logged |= set(log.fields.split(","))
+    assert {"key_dates", "personal_notes", "mobile"} <= logged
+
+    marketer = UserFactory(roles=[Role.MARKETING])
+    client.force_login(marketer)
+    before = SensitiveAccess.objects.count()
+    page = client.get(url).content.decode()
+    assert "喜欢马拉松" not in page
+    assert "按个人信息保护政策，您的角色不查看纪念日。" in page
+    assert SensitiveAccess.objects.count() == before  # nothing shown in clear, nothing logged
+    api = client.get(f"/api/v1/professionals/{professional.pk}/key-dates")
+    assert api.status_code == 200 and api.json() == []
+    key_date = KeyDate.objects.get(professional=professional)
+    assert client.get(f"/api/v1/key-dates/{key_date.pk}").status_code == 404
+
+    client.force_login(personas.owner)
+    before = SensitiveAccess.objects.count()
+    rows = client.get(f"/api/v1/professionals/{professional.pk}/key-dates").json()
+    assert [r["month"] for r in rows] == [3]
+    log = SensitiveAccess.objects.order_by("-pk").first()
+    assert SensitiveAccess.objects.count() == before + 1 and log.fields == "key_dates" and log.rows == 1
