@@ -8,3 +8,28 @@ class FlowConfig(AppConfig):
     name = "pharmacrm.flow"
     label = "flow"
     verbose_name = _("流向数据")
+
+    def ready(self) -> None:
+        from pharmacrm.core import visibility
+        from pharmacrm.flow.models import (
+            CustomerAlias,
+            FlowFile,
+            FlowPeriodClose,
+            FlowRecord,
+            FlowTemplate,
+            InventoryRecord,
+            ProductAlias,
+        )
+        from pharmacrm.flow.scoping import flow_file_scope, flow_record_scope
+
+        # Reps see no flow data at all (RULES_CN §1: a rep holds no sales task); managers their
+        # subtree; commercial staff the distributors they manage or the territories they cover.
+        visibility.register(FlowRecord, custom=flow_record_scope)
+        visibility.register(FlowFile, custom=flow_file_scope)
+        visibility.register(InventoryRecord, custom=flow_file_scope)
+        visibility.register(FlowPeriodClose, custom=flow_file_scope)
+        visibility.register(FlowTemplate, custom=flow_file_scope)
+        # Aliases are master-data mappings (names of institutions, not sales): staff who may
+        # see flow may see them; the pages that show them are limited to flow roles.
+        visibility.register(CustomerAlias, public=True)
+        visibility.register(ProductAlias, public=True)
