@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -123,6 +125,24 @@ def set_roles(*, actor: User, user: User, roles: list[str]) -> User:
     return user
 
 
+# --- Coverage history -----------------------------------------------------------------
+# Apps above core react to corrected coverage (flow re-attributes sales) but core may not import
+# them: they register a callback from their AppConfig.ready(). Callbacks run after commit with the
+# territory and the first day whose coverage changed: listener(*, territory_id, since).
+_coverage_listeners: list[Callable[..., None]] = []
+
+
+def on_coverage_change(listener: Callable[..., None]) -> None:
+    """Call `listener(territory_id=…, since=…)` after every committed change of coverage history."""
+    if listener not in _coverage_listeners:
+        _coverage_listeners.append(listener)
+
+
+def _coverage_changed(*, territory_id: int, since: dt.date) -> None:
+    for listener in _coverage_listeners:
+        transaction.on_commit(partial(listener, territory_id=territory_id, since=since))
+
+
 @transaction.atomic
 def assign_territory(
     *,
@@ -170,7 +190,45 @@ def assign_territory(
         territory=territory, user=user, kind=kind, valid_from=valid_from
     )
     forget_scope(user)
+    _coverage_changed(territory_id=territory.pk, since=valid_from)
     return assignment
+
+
+@transaction.atomic
+def correct_assignment(
+    *, actor: User | None, assignment: TerritoryAssignment, valid_from: dt.date, valid_to: dt.date | None
+) -> TerritoryAssignment:
+    """Correct the dates of a recorded coverage period (e.g. a takeover entered with the wrong day).
+
+    Primary periods of one territory may not overlap; sales attributed from the earliest affected
+    day on are re-attributed after commit (see on_coverage_change).
+    """
+    if actor is not None:
+        _require_admin(actor)
+    if valid_to is not None and valid_to < valid_from:
+        raise DomainError(_("结束日期不能早于开始日期。"), fields={"valid_to": [_("早于开始日期。")]})
+    row = TerritoryAssignment.objects.select_for_update().get(pk=assignment.pk)
+    if row.kind == TerritoryAssignment.Kind.PRIMARY:
+        others = TerritoryAssignment.objects.filter(
+            territory_id=row.territory_id, kind=TerritoryAssignment.Kind.PRIMARY
+        ).exclude(pk=row.pk)
+        overlapping = others.filter(valid_to__isnull=True) | others.filter(valid_to__gte=valid_from)
+        if valid_to is not None:
+            overlapping = overlapping.filter(valid_from__lte=valid_to)
+        clash = overlapping.select_related("user").order_by("valid_from").first()
+        if clash is not None:
+            raise Conflict(
+                _("与 {user} 的分配（{start}–{end}）重叠。").format(
+                    user=clash.user, start=clash.valid_from, end=clash.valid_to or "…"
+                ),
+                fields={"valid_from": [_("与现有分配重叠。")]},
+            )
+    since = min(row.valid_from, valid_from)
+    row.valid_from, row.valid_to = valid_from, valid_to
+    row.save(update_fields=["valid_from", "valid_to"])
+    forget_scope(row.user)
+    _coverage_changed(territory_id=row.territory_id, since=since)
+    return row
 
 
 @transaction.atomic

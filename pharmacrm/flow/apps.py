@@ -33,3 +33,9 @@ class FlowConfig(AppConfig):
         # see flow may see them; the pages that show them are limited to flow roles.
         visibility.register(CustomerAlias, public=True)
         visibility.register(ProductAlias, public=True)
+
+        # Attribution (C2): corrected coverage history re-attributes sales in the background.
+        from pharmacrm.core.services import on_coverage_change
+        from pharmacrm.flow.tasks import queue_reattribution
+
+        on_coverage_change(queue_reattribution)
