@@ -39,3 +39,9 @@ class FlowConfig(AppConfig):
         from pharmacrm.flow.tasks import queue_reattribution
 
         on_coverage_change(queue_reattribution)
+
+        # Sales figures for commercial and channels (contracts §1) and scorecard metrics (§2).
+        from pharmacrm.commercial.sales import register_sales_source
+        from pharmacrm.flow.sales import flow_sales_totals
+
+        register_sales_source(flow_sales_totals)
