@@ -68,7 +68,7 @@ def open_page(browser: Any, request: pytest.FixtureRequest, *, width: int, heigh
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.js_errors = errors  # type: ignore[attr-defined]
+    page.js_errors = errors
     try:
         yield page
     finally:
