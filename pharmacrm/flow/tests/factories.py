@@ -12,7 +12,7 @@ from factory.django import DjangoModelFactory
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.commercial.models import Sku
 from pharmacrm.commercial.tests.factories import ProductFactory
-from pharmacrm.core.models import Role
+from pharmacrm.core.models import OrgUnit, Role
 from pharmacrm.core.tests.factories import OrgUnitFactory, UserFactory
 from pharmacrm.customers.models import Institution
 from pharmacrm.customers.tests.factories import InstitutionFactory
@@ -56,7 +56,8 @@ class DistributorFactory(DjangoModelFactory):
     )
     code = factory.Sequence(lambda n: f"D{n:03d}")
     kind = ChannelPartner.Kind.DISTRIBUTOR
-    org_unit = factory.SubFactory(OrgUnitFactory)
+    # get_or_create on "HQ": the personas' company when they exist
+    org_unit = factory.SubFactory(OrgUnitFactory, code="HQ", name="总部", kind=OrgUnit.Kind.COMPANY)
     manager = None
 
 

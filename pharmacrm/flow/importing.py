@@ -1,0 +1,645 @@
+"""Importing one distributor's monthly flow file: template, checks, matching, all-or-nothing write, replacement.
+
+The file is streamed in batches: each batch is parsed, checked and matched, and (unless this is
+a dry run or an error has been seen) written with one executemany. The whole file runs in one
+transaction; any error rolls it back, so a refused file leaves the database as it was. Memory
+stays bounded: besides the current batch only the matchers' dictionaries and one 64-bit hash per
+row (to find duplicated rows) are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import IO, Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pharmacrm.channels.models import ChannelPartner
+from pharmacrm.commercial.models import Sku
+from pharmacrm.core.audit import Source, audit_context
+from pharmacrm.core.imports import bulk
+from pharmacrm.core.imports.engine import Issue, Report, preview
+from pharmacrm.core.models import Role
+from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
+from pharmacrm.flow.matching import CustomerMatcher, ProductMatcher
+from pharmacrm.flow.models import FlowFile, FlowPeriodClose, FlowRecord, FlowTemplate, InventoryRecord
+from pharmacrm.flow.parsing import (
+    CASE_UNITS,
+    FIELD_CODES,
+    FIELD_LABELS,
+    PACK_UNITS,
+    STANDARD_UNITS,
+    header_signature,
+    missing_fields,
+    month_start,
+    normalise_unit,
+    parse_date,
+    parse_decimal,
+    parse_kind,
+    row_key,
+    suggest_mapping,
+)
+
+BATCH_ROWS = 5000
+IMPORT_ROLES = frozenset({Role.ADMIN, Role.DIRECTOR, Role.COMMERCIAL})
+ProgressCallback = Callable[[int, float], None]
+
+
+class _Refused(Exception):
+    """Raised inside the transaction to roll a refused file back."""
+
+
+@dataclass
+class FlowImportResult:
+    """What happened to one file: the row-level report and, when written, the FlowFile."""
+
+    report: Report
+    outcome: str = "refused"  # checked | imported | replaced | unchanged | refused
+    file: FlowFile | None = None
+    period: dt.date | None = None
+    template: FlowTemplate | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    header: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "refused"
+
+    def lines(self) -> list[str]:
+        out = [self.headline()]
+        out.extend(self.report.lines())
+        return out
+
+    def headline(self) -> str:
+        d = self.details
+        if self.outcome == "refused":
+            return _("已拒绝：未写入任何数据。")
+        if self.outcome == "unchanged":
+            return _("与已导入的 {period} 文件完全相同，未做任何更改。").format(period=f"{self.period:%Y-%m}")
+        text = {
+            "checked": _("检查通过（试运行，未写入）"),
+            "imported": _("已导入"),
+            "replaced": _("已导入并替换该月原有数据"),
+        }[self.outcome]
+        return _(
+            "{what}：{period}，流向 {records} 行，库存 {inventory} 行；客户未匹配 {uc} 行，产品未匹配 {up} 行。"
+        ).format(
+            what=text,
+            period=f"{self.period:%Y-%m}" if self.period else "",
+            records=d.get("records", 0),
+            inventory=d.get("inventory", 0),
+            uc=d.get("unmatched_customers", 0),
+            up=d.get("unmatched_products", 0),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "period": self.period.isoformat() if self.period else None,
+            "file_id": self.file.pk if self.file else None,
+            "template_id": self.template.pk if self.template else None,
+            "mapping": self.mapping,
+            "headline": self.headline(),
+            "details": self.details,
+            "report": self.report.to_dict(),
+        }
+
+
+def may_import(user: Any) -> bool:
+    return bool(user.is_authenticated and user.roles & IMPORT_ROLES)
+
+
+def resolve_distributor(code: str) -> ChannelPartner | None:
+    return ChannelPartner.objects.select_related("institution").filter(code=code.strip()).first()
+
+
+def find_template(distributor: ChannelPartner, header: list[str]) -> FlowTemplate | None:
+    return FlowTemplate.objects.filter(
+        distributor=distributor, header_signature=header_signature(header)
+    ).first()
+
+
+def save_template(
+    *,
+    actor: Any,
+    distributor: ChannelPartner,
+    header: list[str],
+    mapping: dict[str, str],
+    name: str = "",
+    date_format: str = "",
+    unit_conversions: dict[str, str] | None = None,
+) -> FlowTemplate:
+    """Create or update the distributor's template for this header layout."""
+    clean = {code: mapping[code] for code in FIELD_CODES if mapping.get(code)}
+    unknown = [h for h in clean.values() if h not in header]
+    missing = missing_fields(clean)
+    if unknown or missing:
+        from pharmacrm.core.errors import DomainError
+
+        reasons = [_("表头中没有列“{h}”").format(h=h) for h in unknown]
+        reasons += [_("必须指定“{f}”对应的列").format(f=FIELD_LABELS[m]) for m in missing]
+        raise DomainError("；".join(reasons), fields={"mapping": reasons}, code="bad_mapping")
+    signature = header_signature(header)
+    with audit_context(source=Source.UI, actor=actor), transaction.atomic():
+        template = FlowTemplate.objects.filter(distributor=distributor, header_signature=signature).first()
+        if template is None:
+            template = FlowTemplate(distributor=distributor, header_signature=signature, created_by=actor)
+        template.name = (
+            name
+            or template.name
+            or _("{code} 模板 {day}").format(code=distributor.code, day=timezone.localdate().isoformat())
+        )
+        template.headers = header
+        template.column_mapping = clean
+        template.date_format = date_format
+        template.unit_conversions = unit_conversions or template.unit_conversions or {}
+        template.save()
+    return template
+
+
+def _sha256(fileobj: IO[bytes]) -> str:
+    fileobj.seek(0)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fileobj.read(1024 * 1024), b""):
+        digest.update(chunk)
+    fileobj.seek(0)
+    return digest.hexdigest()
+
+
+class _Rows:
+    """Checks, matches and (when writing) inserts the rows of one file, batch by batch."""
+
+    def __init__(
+        self,
+        *,
+        result: FlowImportResult,
+        distributor: ChannelPartner,
+        columns: dict[str, int],
+        template_units: dict[str, str],
+        date_format: str,
+        period: dt.date | None,
+    ):
+        self.result = result
+        self.report = result.report
+        self.distributor = distributor
+        self.columns = columns
+        self.labels = {code: result.mapping[code] for code in columns}
+        self.date_format = date_format
+        self.case_packs = {normalise_unit(k): parse_decimal(str(v)) for k, v in template_units.items()}
+        self.period = period
+        self.customers = CustomerMatcher(distributor)
+        self.products = ProductMatcher(distributor)
+        self.standard_units = dict(Sku.objects.values_list("pk", "standard_units"))
+        self.sku_codes = dict(Sku.objects.values_list("pk", "code"))
+        self.seen: set[int] = set()
+        self.code_to_sku: dict[str, tuple[int, int]] = {}  # product code → (sku, first row)
+        self.records: list[FlowRecord] = []
+        self.inventory: list[InventoryRecord] = []
+        self.file: FlowFile | None = None
+        self.counts = {"records": 0, "inventory": 0, "unmatched_customers": 0, "unmatched_products": 0}
+        self.error_rows = 0
+
+    def cell(self, cells: list[str], code: str) -> str:
+        index = self.columns.get(code)
+        if index is None or index >= len(cells):
+            return ""
+        return cells[index]
+
+    def error(self, number: int, code: str, value: str, reason: str) -> None:
+        self.report.add(
+            Issue(row=number, column=self.labels.get(code, ""), value=preview(value), reason=reason)
+        )
+
+    def row(self, number: int, cells: list[str]) -> bool:
+        errors_before = self.report.error_count
+        raw = {code: self.cell(cells, code) for code in self.columns}
+        kind = parse_kind(raw.get("kind", ""))
+        if kind is None:
+            self.error(number, "kind", raw["kind"], _("无法识别的业务类型（可用：纯销、调拨、退货、库存）"))
+        day = parse_date(raw.get("sale_date", ""), self.date_format)
+        if day is None:
+            self.error(
+                number,
+                "sale_date",
+                raw.get("sale_date", ""),
+                _("不是有效日期（可用：2026-01-05、2026/1/5、20260105、2026年1月5日）"),
+            )
+        else:
+            if self.period is None:
+                self.period = month_start(day)
+            if month_start(day) != self.period:
+                self.error(
+                    number,
+                    "sale_date",
+                    raw["sale_date"],
+                    _("日期不在期间 {period} 内").format(period=f"{self.period:%Y-%m}"),
+                )
+        quantity = parse_decimal(raw.get("quantity", ""))
+        if quantity is None:
+            self.error(number, "quantity", raw.get("quantity", ""), _("数量必须是数字"))
+        elif quantity < 0 and kind not in ("return", None):
+            self.error(number, "quantity", raw["quantity"], _("数量为负数，但业务类型不是退货"))
+        unit_price = parse_decimal(raw["unit_price"]) if raw.get("unit_price") else None
+        if raw.get("unit_price") and unit_price is None:
+            self.error(number, "unit_price", raw["unit_price"], _("单价必须是数字"))
+        amount = parse_decimal(raw["amount"]) if raw.get("amount") else None
+        if raw.get("amount") and amount is None:
+            self.error(number, "amount", raw["amount"], _("金额必须是数字"))
+        unit = normalise_unit(raw.get("unit", ""))
+        if unit not in PACK_UNITS and unit not in STANDARD_UNITS and unit not in self.case_packs:
+            reason = (
+                _("单位“箱”需要在模板中设置每箱盒数")
+                if unit in CASE_UNITS
+                else _("无法识别的单位（可用：盒、箱、片等）")
+            )
+            self.error(number, "unit", unit, reason)
+        customer_code, customer_name = raw.get("customer_code", ""), raw.get("customer_name", "")
+        product_code, product_name = raw.get("product_code", ""), raw.get("product_name", "")
+        spec = raw.get("spec", "")
+        if kind != "inventory" and not (customer_code or customer_name):
+            self.error(number, "customer_name", "", _("客户编码和客户名称都为空"))
+        if not (product_code or product_name):
+            self.error(number, "product_name", "", _("产品编码和产品名称都为空"))
+        key = row_key(tuple(raw[code] for code in sorted(raw)))
+        short = int(key[:16], 16)
+        if short in self.seen:
+            self.error(number, "", "", _("重复行：与本文件中前面的一行内容完全相同"))
+        else:
+            self.seen.add(short)
+        product = self.products.match(product_code, product_name, spec)
+        if product.ambiguous:
+            codes = "、".join(self.sku_codes.get(pk, str(pk)) for pk in product.ambiguous)
+            self.error(
+                number,
+                "product_code",
+                product_code,
+                _("产品编码对应两个品规（{codes}）").format(codes=codes),
+            )
+        elif product_code and product.target_id:
+            first = self.code_to_sku.setdefault(product_code, (product.target_id, number))
+            if first[0] != product.target_id:
+                self.error(
+                    number,
+                    "product_code",
+                    product_code,
+                    _("产品编码对应两个品规（{a}，第 {row} 行；{b}，本行）").format(
+                        a=self.sku_codes.get(first[0]), row=first[1], b=self.sku_codes.get(product.target_id)
+                    ),
+                )
+        if self.report.error_count > errors_before:
+            self.error_rows += 1
+            return False
+        if self.report.error_count:
+            return True  # checking only from here on: nothing will be written
+        assert day is not None and quantity is not None and self.period is not None and kind is not None
+        packs, pending_unit = quantity, ""
+        if unit in self.case_packs:
+            packs = quantity * (self.case_packs[unit] or Decimal(1))
+        elif unit in STANDARD_UNITS:
+            per_pack = self.standard_units.get(product.target_id) if product.target_id else None
+            if per_pack:
+                packs = quantity / per_pack
+            else:
+                pending_unit = unit  # converted when the SKU is mapped in the unmatched queue
+        sku_id = product.target_id
+        standard = packs * self.standard_units[sku_id] if sku_id and not pending_unit else None
+        if kind == "inventory":
+            self.inventory.append(
+                InventoryRecord(
+                    distributor_id=self.distributor.pk,
+                    period=self.period,
+                    row_no=number,
+                    row_key=key,
+                    as_of=day,
+                    product_code=product_code[:64],
+                    product_name=product_name[:200],
+                    product_spec=spec[:100],
+                    sku_id=sku_id,
+                    quantity=packs,
+                    batch_no=raw.get("batch", "")[:64],
+                )
+            )
+            self.counts["inventory"] += 1
+            if sku_id is None:
+                self.counts["unmatched_products"] += 1
+            return True
+        if kind == "return" and packs > 0:
+            packs, standard = -packs, (-standard if standard is not None else None)
+            quantity = -quantity
+        if amount is None and unit_price is not None:
+            amount = (unit_price * quantity).quantize(Decimal("0.01"))
+        if unit_price is not None and packs and packs != quantity:
+            unit_price = (unit_price * quantity / packs).quantize(
+                Decimal("0.0001")
+            )  # the price is per row unit
+        customer = self.customers.match(customer_code, customer_name)
+        self.records.append(
+            FlowRecord(
+                distributor_id=self.distributor.pk,
+                period=self.period,
+                row_no=number,
+                row_key=key,
+                sale_date=day,
+                kind=kind,
+                customer_code=customer_code[:64],
+                customer_name=customer_name[:200],
+                upstream_name=raw.get("upstream", "")[:200],
+                institution_id=customer.target_id,
+                customer_match=customer.method,
+                customer_confidence=customer.confidence,
+                product_code=product_code[:64],
+                product_name=product_name[:200],
+                product_spec=spec[:100],
+                sku_id=sku_id,
+                product_match=product.method,
+                product_confidence=product.confidence,
+                unit=pending_unit or "盒",
+                quantity=packs,
+                standard_quantity=standard,
+                unit_price=unit_price,
+                amount=amount.quantize(Decimal("0.01")) if amount is not None else None,
+                batch_no=raw.get("batch", "")[:64],
+            )
+        )
+        self.counts["records"] += 1
+        if customer.target_id is None:
+            self.counts["unmatched_customers"] += 1
+        if sku_id is None:
+            self.counts["unmatched_products"] += 1
+        return True
+
+    def flush(self) -> None:
+        if self.file is not None and not self.report.error_count:
+            for obj in self.records:
+                obj.file_id = self.file.pk
+            for inv in self.inventory:
+                inv.file_id = self.file.pk
+            bulk.insert(FlowRecord, self.records, with_pk=False)
+            bulk.insert(InventoryRecord, self.inventory, with_pk=False)
+        self.records = []
+        self.inventory = []
+
+
+def import_flow_file(
+    *,
+    actor: Any,
+    distributor_code: str,
+    fileobj: IO[bytes],
+    name: str,
+    dry_run: bool = True,
+    period: dt.date | None = None,
+    mapping: dict[str, str] | None = None,
+    received_on: dt.date | None = None,
+    source: str = Source.UI,
+    on_progress: ProgressCallback | None = None,
+) -> FlowImportResult:
+    """Check (and unless `dry_run`, import) one flow file. Bad input never raises: see the result's report."""
+    started = time.perf_counter()
+    report = Report(kind="flow", dry_run=dry_run, partial=False)
+    result = FlowImportResult(report=report, period=period)
+    if not may_import(actor):
+        report.file_error(_("您的角色不能导入流向数据。"))
+        return _finish(result, started)
+    distributor = resolve_distributor(distributor_code)
+    if distributor is None:
+        report.file_error(_("未知的经销商编码“{code}”。").format(code=distributor_code))
+        return _finish(result, started)
+    if period is not None and period.day != 1:
+        period = month_start(period)
+    if period is not None and (reason := _closed_reason(distributor, period)):
+        report.file_error(reason)
+        return _finish(result, started)
+    sha = _sha256(fileobj)
+    try:
+        sheet = open_sheet(fileobj)
+    except SpreadsheetError as exc:
+        report.file_error(exc.message, row=exc.row)
+        return _finish(result, started)
+    report.format, report.encoding = sheet.format, sheet.encoding
+    header = sheet.header
+    result.header = header
+    template = find_template(distributor, header)
+    if mapping:
+        chosen = {code: mapping[code] for code in FIELD_CODES if mapping.get(code)}
+    elif template is not None:
+        chosen = dict(template.column_mapping)
+    else:
+        chosen = suggest_mapping(header)
+    result.template, result.mapping = template, chosen
+    missing = missing_fields(chosen)
+    absent = [h for h in chosen.values() if h not in header]
+    if missing or absent:
+        if missing:
+            report.file_error(
+                _(
+                    "没有该经销商此表头的模板，且无法自动识别这些字段：{fields}。请先在“流向模板”中设置列映射。"
+                ).format(fields="、".join(str(FIELD_LABELS[m]) for m in missing)),
+                row=1,
+            )
+        for h in absent:
+            report.file_error(_("表头中没有模板所需的列“{h}”。").format(h=h), row=1)
+        return _finish(result, started)
+    index = {h: i for i, h in enumerate(header)}
+    columns = {code: index[h] for code, h in chosen.items()}
+    rows = _Rows(
+        result=result,
+        distributor=distributor,
+        columns=columns,
+        template_units=(template.unit_conversions if template else {}),
+        date_format=template.date_format if template else "",
+        period=period,
+    )
+    writing = not dry_run
+    with audit_context(source=source, actor=actor):
+        try:
+            with transaction.atomic() if writing else contextlib.nullcontext():
+                batch = 0
+                for number, cells in sheet.rows:
+                    if not any(cells):
+                        continue
+                    report.rows += 1
+                    rows.row(number, cells)
+                    if rows.period is not None and result.period is None:
+                        result.period = rows.period
+                        if reason := _closed_reason(distributor, rows.period):
+                            report.file_error(reason)
+                            raise _Refused
+                    if writing and rows.file is None and result.period is not None and not report.error_count:
+                        same = _same_file(distributor, result.period, sha)
+                        if same is not None:
+                            result.file, result.outcome = same, "unchanged"
+                            raise _Refused
+                        rows.file = _start_file(
+                            result=result,
+                            actor=actor,
+                            distributor=distributor,
+                            name=name,
+                            sha=sha,
+                            template=template,
+                            received_on=received_on,
+                        )
+                    batch += 1
+                    if batch >= BATCH_ROWS:
+                        rows.flush()
+                        batch = 0
+                        if on_progress is not None:
+                            on_progress(report.rows, sheet.progress())
+                rows.flush()
+                report.error_rows = rows.error_rows
+                if not report.rows:
+                    report.file_error(_("文件只有表头，没有数据行。"))
+                if writing and not report.ok:
+                    raise _Refused
+                if not writing and report.ok and result.period is not None:
+                    same = _same_file(distributor, result.period, sha)
+                    if same is not None:
+                        result.file, result.outcome = same, "unchanged"
+                if writing and rows.file is not None:
+                    _complete_file(result, rows, template=template, actor=actor, header=header)
+        except _Refused:
+            pass
+        except SpreadsheetError as exc:
+            report.file_error(exc.message, row=exc.row)
+        except IntegrityError as exc:  # a concurrent import of the same month slipped in
+            report.file_error(
+                _("写入时与数据库中的记录冲突（可能有人同时导入了同一月份），请重试：{e}").format(e=exc)
+            )
+    report.error_rows = rows.error_rows or report.error_rows
+    result.details.update(rows.counts)
+    if result.outcome == "unchanged":
+        report.unchanged = report.rows
+        report.status = "ok"
+    elif not report.ok:
+        result.outcome = "refused"
+        result.file = None
+    elif dry_run:
+        result.outcome = "checked"
+        report.created = rows.counts["records"] + rows.counts["inventory"]
+    return _finish(result, started)
+
+
+def _finish(result: FlowImportResult, started: float) -> FlowImportResult:
+    report = result.report
+    if not report.ok:
+        report.status = "refused"
+        result.outcome = "refused"
+    report.written = result.outcome in ("imported", "replaced")
+    report.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _closed_reason(distributor: ChannelPartner, period: dt.date) -> str:
+    closed = (
+        FlowPeriodClose.objects.filter(distributor=distributor, period=period)
+        .select_related("closed_by")
+        .first()
+    )
+    if closed is None:
+        return ""
+    return _("{code} 的 {period} 期间已于 {day} 由 {who} 关账，不能再导入流向文件。{reason}").format(
+        code=distributor.code,
+        period=f"{period:%Y-%m}",
+        day=timezone.localtime(closed.closed_at).date().isoformat(),
+        who=closed.closed_by.display_name or closed.closed_by.username,
+        reason=closed.reason,
+    )
+
+
+def _same_file(distributor: ChannelPartner, period: dt.date, sha: str) -> FlowFile | None:
+    return FlowFile.objects.filter(
+        distributor=distributor,
+        period=period,
+        kind=FlowFile.Kind.SALES,
+        status=FlowFile.Status.IMPORTED,
+        sha256=sha,
+    ).first()
+
+
+def _start_file(
+    *,
+    result: FlowImportResult,
+    actor: Any,
+    distributor: ChannelPartner,
+    name: str,
+    sha: str,
+    template: FlowTemplate | None,
+    received_on: dt.date | None,
+) -> FlowFile:
+    """Retire the month's current file (its rows go) and open the new one, inside the import's transaction."""
+    assert result.period is not None
+    old = (
+        FlowFile.objects.select_for_update()
+        .filter(
+            distributor=distributor,
+            period=result.period,
+            kind=FlowFile.Kind.SALES,
+            status=FlowFile.Status.IMPORTED,
+        )
+        .first()
+    )
+    if old is not None:
+        removed = FlowRecord.objects.filter(file=old).delete()[0]
+        InventoryRecord.objects.filter(file=old).delete()
+        old.status = FlowFile.Status.REPLACED
+        old.save(update_fields=["status"])
+        result.details["replaced_file_id"] = old.pk
+        result.details["removed_records"] = removed
+    return FlowFile.objects.create(
+        distributor=distributor,
+        period=result.period,
+        kind=FlowFile.Kind.SALES,
+        original_name=name[:255],
+        sha256=sha,
+        template=template,
+        uploaded_by=actor,
+        received_on=received_on or timezone.localdate(),
+        status=FlowFile.Status.IMPORTED,
+    )
+
+
+def _complete_file(
+    result: FlowImportResult, rows: _Rows, *, template: FlowTemplate | None, actor: Any, header: list[str]
+) -> None:
+    from pharmacrm.flow.attribution import attribute_file
+
+    file = rows.file
+    assert file is not None
+    if template is None:
+        # First file of this layout: remember the mapping so the next file is recognised.
+        template = save_template(
+            actor=actor, distributor=rows.distributor, header=header, mapping=result.mapping
+        )
+        result.template = template
+    attribution = attribute_file(file_id=file.pk)
+    result.details["attribution"] = attribution.as_dict()
+    file.template = template
+    file.row_count = rows.counts["records"]
+    file.inventory_count = rows.counts["inventory"]
+    file.unmatched_customer_count = rows.counts["unmatched_customers"]
+    file.unmatched_product_count = rows.counts["unmatched_products"]
+    if "replaced_file_id" in result.details:
+        old = FlowFile.objects.get(pk=result.details["replaced_file_id"])
+        old.replaced_by = file
+        old.save(update_fields=["replaced_by"])
+        result.outcome = "replaced"
+    else:
+        result.outcome = "imported"
+    result.report.created = rows.counts["records"] + rows.counts["inventory"]
+    result.report.written = True
+    result.details.update(rows.counts)
+    file.report = {
+        "headline": result.headline(),
+        "details": result.details,
+        "report": result.report.to_dict(),
+    }
+    file.save()
+    result.file = file

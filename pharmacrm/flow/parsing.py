@@ -1,0 +1,208 @@
+"""Reading a distributor's flow file: our fields, header signatures, and normalising dates, numbers, units and names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+# Excel's day 0 (its 1900 leap-year bug is why it is the 30th, not the 31st).
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+@dataclass(frozen=True)
+class FlowField:
+    code: str
+    label: Any  # lazy translation
+    synonyms: tuple[str, ...]
+
+
+# Our fields and the headers distributors commonly use for them (for a first mapping suggestion).
+FIELDS: tuple[FlowField, ...] = (
+    FlowField(
+        "sale_date",
+        _("销售日期"),
+        ("销售日期", "日期", "单据日期", "出库日期", "开票日期", "业务日期", "发货日期"),
+    ),
+    FlowField(
+        "customer_code", _("客户编码"), ("客户编码", "客户代码", "购货单位编码", "医院编码", "终端编码")
+    ),
+    FlowField(
+        "customer_name",
+        _("客户名称"),
+        ("客户名称", "客户", "购货单位", "医院名称", "终端名称", "销往单位", "收货单位", "下游客户"),
+    ),
+    FlowField("product_code", _("产品编码"), ("产品编码", "商品编码", "药品编码", "货品编码", "品规编码")),
+    FlowField(
+        "product_name", _("产品名称"), ("产品名称", "商品名称", "药品名称", "品名", "通用名", "货品名称")
+    ),
+    FlowField("spec", _("规格"), ("规格", "品规", "规格型号", "包装规格")),
+    FlowField("quantity", _("数量"), ("数量", "销售数量", "出库数量", "发货数量")),
+    FlowField("unit", _("单位"), ("单位", "计量单位", "包装单位")),
+    FlowField("unit_price", _("单价"), ("单价", "销售单价", "含税单价", "价格")),
+    FlowField("amount", _("金额"), ("金额", "销售金额", "含税金额", "价税合计")),
+    FlowField("batch", _("批号"), ("批号", "生产批号", "批次")),
+    FlowField("kind", _("业务类型"), ("业务类型", "类型", "单据类型", "销售类型", "退货标志", "出库类型")),
+    FlowField("upstream", _("上游"), ("上游", "上游单位", "供货单位", "调出单位")),
+)
+FIELD_CODES = tuple(f.code for f in FIELDS)
+FIELD_LABELS = {f.code: f.label for f in FIELDS}
+REQUIRED = ("sale_date", "quantity")
+# at least one of each pair identifies the customer and the product
+ONE_OF = (("customer_code", "customer_name"), ("product_code", "product_name"))
+
+KIND_WORDS = {
+    "sale": ("纯销", "销售", "销售出库", "sale", "正常", "出库", ""),
+    "transfer": ("调拨", "调出", "分销", "transfer"),
+    "return": ("退货", "销售退回", "退回", "退", "return", "红冲"),
+    "inventory": ("库存", "期末库存", "inventory", "stock"),
+}
+_KIND_LOOKUP = {word.lower(): kind for kind, words in KIND_WORDS.items() for word in words}
+PACK_UNITS = frozenset({"盒", "瓶", "袋", "支装", "盒装", "包", ""})
+CASE_UNITS = frozenset({"箱", "件", "大箱"})
+STANDARD_UNITS = frozenset({"片", "粒", "支", "丸", "袋装", "贴"})
+
+
+def normalise_header(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or "")).lower()
+
+
+def header_signature(header: list[str]) -> str:
+    """The same layout gives the same signature, whatever the spacing or full-width characters."""
+    joined = "\x1f".join(normalise_header(h) for h in header if h.strip())
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def suggest_mapping(header: list[str]) -> dict[str, str]:
+    """Our field → their header, for headers that are a known synonym (exact, then contained)."""
+    normalised = {normalise_header(h): h for h in header if h.strip()}
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for field in FIELDS:
+        for synonym in field.synonyms:
+            key = normalise_header(synonym)
+            if key in normalised and normalised[key] not in used:
+                mapping[field.code] = normalised[key]
+                used.add(normalised[key])
+                break
+    return mapping
+
+
+def missing_fields(mapping: dict[str, str]) -> list[str]:
+    """Field codes a mapping must still provide."""
+    missing = [code for code in REQUIRED if not mapping.get(code)]
+    for pair in ONE_OF:
+        if not any(mapping.get(code) for code in pair):
+            missing.append(pair[1])
+    return missing
+
+
+# --- values ----------------------------------------------------------------------------------------
+
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+
+
+def parse_date(text: str, date_format: str = "") -> dt.date | None:
+    """2026-01-05, 2026/1/5, 2026.1.5, 20260105, 2026年1月5日, an Excel serial number (46027), or a strftime format."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    if not value:
+        return None
+    if date_format:
+        try:
+            return dt.datetime.strptime(value, date_format).date()  # noqa: DTZ007 - a calendar date
+        except ValueError:
+            return None
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(value)
+        if match:
+            try:
+                return dt.date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                return None
+    if re.fullmatch(r"\d{5}(\.\d+)?", value):
+        serial = int(float(value))
+        if 20000 < serial < 80000:  # 1954…2119: anything else is not a date
+            return EXCEL_EPOCH + dt.timedelta(days=serial)
+    return None
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    """A number as a distributor writes it: '1,200', '１２', '-3', '¥25.50'; None when it is not a number."""
+    value = unicodedata.normalize("NFKC", text).strip().replace(",", "").replace("¥", "").replace("￥", "")
+    if not value:
+        return None
+    if value.startswith("(") and value.endswith(")"):  # accountants' negative
+        value = "-" + value[1:-1]
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def parse_kind(text: str) -> str | None:
+    """sale / transfer / return / inventory from the distributor's wording; None when unknown."""
+    value = unicodedata.normalize("NFKC", text).strip().lower()
+    return _KIND_LOOKUP.get(value)
+
+
+def normalise_unit(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+# --- names -----------------------------------------------------------------------------------------
+
+_NAME_DROP = re.compile(r"[\s()\[\]{}【】〔〕<>《》\"'“”‘’·・,，。.、:：;；\-_/\\]+")
+_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "公司")
+
+
+def normalise_name(text: str) -> str:
+    """Compare names as people would: half-width, no spaces or brackets, lower-case, no company suffix.
+
+    '北京协和医院（东院）' → '北京协和医院东院'; '国药控股 北京 有限公司' → '国药控股北京'.
+    """
+    value = _NAME_DROP.sub("", unicodedata.normalize("NFKC", text or "")).lower()
+    for suffix in _SUFFIXES:
+        if value.endswith(suffix) and len(value) > len(suffix):
+            value = value[: -len(suffix)]
+            break
+    return value
+
+
+def normalise_spec(text: str) -> str:
+    value = unicodedata.normalize("NFKC", text or "").lower()
+    value = value.replace("×", "x").replace("*", "x")
+    return _NAME_DROP.sub("", value)
+
+
+def product_text(name: str, spec: str) -> str:
+    """The normalised key a product alias is stored under: name and spec together."""
+    return normalise_name(name) + normalise_spec(spec)
+
+
+def row_key(values: tuple[str, ...]) -> str:
+    """A row's identity within its distributor and month: a hash of its normalised mapped cells."""
+    joined = "\x1f".join(unicodedata.normalize("NFKC", v).strip() for v in values)
+    return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def parse_period(text: str) -> dt.date | None:
+    """'2026-01' / '202601' / '2026/1' → 2026-01-01."""
+    match = re.fullmatch(r"(\d{4})[-/.年]?(\d{1,2})月?", text.strip())
+    if not match or not 1 <= int(match[2]) <= 12:
+        return None
+    return dt.date(int(match[1]), int(match[2]), 1)
