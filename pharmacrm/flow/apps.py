@@ -45,3 +45,6 @@ class FlowConfig(AppConfig):
         from pharmacrm.flow.sales import flow_sales_totals
 
         register_sales_source(flow_sales_totals)
+        from pharmacrm.flow import metrics
+
+        metrics.register()
