@@ -10,7 +10,20 @@ class CommercialConfig(AppConfig):
     verbose_name = _("商务")
 
     def ready(self) -> None:
-        from pharmacrm.commercial.models import KeyMessage, Listing, Product, Sku, TherapeuticArea
+        from pharmacrm.commercial.models import (
+            CompetitorProduct,
+            KeyMessage,
+            Listing,
+            MarketData,
+            PricePolicy,
+            Product,
+            Promotion,
+            Sku,
+            Tender,
+            TenderCommitment,
+            TherapeuticArea,
+        )
+        from pharmacrm.commercial.scoping import commercial_data_scope
         from pharmacrm.core import visibility
 
         visibility.register(TherapeuticArea, public=True)
@@ -18,6 +31,11 @@ class CommercialConfig(AppConfig):
         visibility.register(KeyMessage, public=True)
         visibility.register(Sku, public=True)
         visibility.register(Listing, territory="institution__territory", owner="owner")
+        visibility.register(CompetitorProduct, public=True)
+        # Prices, tenders, promotions and market figures: company-wide roles, managers and
+        # commercial staff; a rep sees none of them (RULES_CN §1: a rep holds no sales task).
+        for model in (PricePolicy, Tender, TenderCommitment, Promotion, MarketData):
+            visibility.register(model, custom=commercial_data_scope)
 
         from pharmacrm.commercial.panels import listings_panel
         from pharmacrm.commercial.timeline import listing_events

@@ -13,6 +13,8 @@ from pharmacrm.core.models import Role
 
 EVERYONE = frozenset(Role.values)
 MANAGEMENT = frozenset({Role.ADMIN, Role.DIRECTOR, Role.REGIONAL_MANAGER, Role.DISTRICT_MANAGER})
+# Prices, tenders, promotions, market figures: never reps (RULES_CN §1).
+COMMERCIAL_DATA = MANAGEMENT | {Role.COMMERCIAL, Role.MARKETING}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,14 @@ NAV: list[NavItem] = [
         "capsule",
         MANAGEMENT | {Role.REP, Role.COMMERCIAL, Role.MARKETING},
     ),
+    NavItem(_("产品"), "commercial:product_list", "box-seam", EVERYONE),
+    NavItem(_("价格政策"), "commercial:price_list", "currency-yen", COMMERCIAL_DATA),
+    NavItem(_("带量采购"), "commercial:tender_list", "award", COMMERCIAL_DATA),
+    NavItem(_("促销活动"), "commercial:promotion_list", "megaphone", COMMERCIAL_DATA),
+    NavItem(_("市场数据"), "commercial:market_list", "pie-chart", COMMERCIAL_DATA),
+    # Channels: never reps (RULES_CN §1); compliance reads.
+    NavItem(_("渠道"), "channels:home", "truck", MANAGEMENT | {Role.COMMERCIAL, Role.COMPLIANCE}),
+    NavItem(_("渠道评估"), "channels:review_list", "clipboard-data", MANAGEMENT | {Role.COMMERCIAL, Role.COMPLIANCE}),
     NavItem(_("疑似重复"), "customers:duplicates", "people-fill", MANAGEMENT),
     NavItem(
         pgettext_lazy("navigation", "辖区"),
