@@ -24,11 +24,12 @@ from django.utils.translation import gettext as _
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.commercial.models import Sku
-from pharmacrm.core.audit import Source, audit_context
+from pharmacrm.core.audit import Source, acting_as, audit_context
 from pharmacrm.core.imports import bulk
 from pharmacrm.core.imports.engine import Issue, Report, preview
 from pharmacrm.core.models import Role
 from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
+from pharmacrm.core.visibility import visible
 from pharmacrm.flow.matching import CustomerMatcher, ProductMatcher
 from pharmacrm.flow.models import FlowFile, FlowPeriodClose, FlowRecord, FlowTemplate, InventoryRecord
 from pharmacrm.flow.parsing import (
@@ -149,7 +150,7 @@ def save_template(
         reasons += [_("必须指定“{f}”对应的列").format(f=FIELD_LABELS[m]) for m in missing]
         raise DomainError("；".join(reasons), fields={"mapping": reasons}, code="bad_mapping")
     signature = header_signature(header)
-    with audit_context(source=Source.UI, actor=actor), transaction.atomic():
+    with acting_as(actor), transaction.atomic():
         template = FlowTemplate.objects.filter(distributor=distributor, header_signature=signature).first()
         if template is None:
             template = FlowTemplate(distributor=distributor, header_signature=signature, created_by=actor)
@@ -406,10 +407,17 @@ def import_flow_file(
     started = time.perf_counter()
     report = Report(kind="flow", dry_run=dry_run, partial=False)
     result = FlowImportResult(report=report, period=period)
-    if not may_import(actor):
+    # actor None: an operator at the shell (`pharmacrm import flow` without --user), trusted like manage.py
+    if actor is not None and not may_import(actor):
         report.file_error(_("您的角色不能导入流向数据。"))
         return _finish(result, started)
     distributor = resolve_distributor(distributor_code)
+    if (
+        distributor is not None
+        and actor is not None
+        and not visible(ChannelPartner, user=actor).filter(pk=distributor.pk).exists()
+    ):
+        distributor = None  # a partner the user may not see is reported as unknown (no leak)
     if distributor is None:
         report.file_error(_("未知的经销商编码“{code}”。").format(code=distributor_code))
         return _finish(result, started)

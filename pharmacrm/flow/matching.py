@@ -69,7 +69,8 @@ class CustomerMatcher:
         for pk, external_id in Institution.objects.filter(external_id__gt="").values_list(
             "pk", "external_id"
         ):
-            self.by_external_id[external_id] = pk
+            if external_id:
+                self.by_external_id[external_id] = pk
         self.code_alias: dict[str, int] = {}
         self.name_alias: dict[str, int] = {}
         aliases = CustomerAlias.objects.filter(distributor__isnull=True) | CustomerAlias.objects.filter(

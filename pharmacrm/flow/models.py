@@ -81,7 +81,10 @@ class FlowFile(models.Model):
     template = models.ForeignKey(
         FlowTemplate, models.SET_NULL, related_name="files", verbose_name=_("模板"), null=True, blank=True
     )
-    uploaded_by = models.ForeignKey("core.User", models.PROTECT, related_name="+", verbose_name=_("上传人"))
+    # null: loaded by an operator at the shell (`pharmacrm import flow` without --user)
+    uploaded_by = models.ForeignKey(
+        "core.User", models.PROTECT, related_name="+", verbose_name=_("上传人"), null=True, blank=True
+    )
     uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
     received_on = models.DateField(_("收到日期"))
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.CHECKED)

@@ -32,15 +32,16 @@ class FlowWorld:
 def world(db: Any) -> FlowWorld:
     product = ProductFactory(generic_name="沙库巴曲缬沙坦钠片", brand_name="诺欣妥")
     other = ProductFactory(generic_name="阿托伐他汀钙片", brand_name="立普妥")
+    user = UserFactory(username="kam", roles=[Role.COMMERCIAL])
     return FlowWorld(
-        distributor=DistributorFactory(code="GK01"),
+        distributor=DistributorFactory(code="GK01", manager=user),
         union=InstitutionFactory(name="北京协和医院", external_id="H001"),
         peking=InstitutionFactory(name="北京大学第一医院", external_id="H002"),
         sku=SkuFactory(
             product=product, code="NXT100", strength="100mg", pack="14片", standard_units=Decimal(14)
         ),
         sku2=SkuFactory(product=other, code="LPT20", strength="20mg", pack="7片", standard_units=Decimal(7)),
-        user=UserFactory(username="kam", roles=[Role.COMMERCIAL]),
+        user=user,
     )
 
 

@@ -44,9 +44,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--language", default="zh-hans", choices=["zh-hans", "en"], help="Report language."
         )
+        parser.add_argument("--distributor", help="flow: the distributor's channel partner code.")
+        parser.add_argument(
+            "--period", help="flow: the month the file covers, YYYY-MM (default: from its dates)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with translation.override(options["language"]):
+            if options["kind"] == "flow":  # flow files need a distributor: their own importer
+                from pharmacrm.flow.importing_cli import run_flow_import
+
+                if run_flow_import(options, self.stdout.write):
+                    sys.exit(1)
+                return
             try:
                 kind = get_kind(options["kind"])
             except DomainError as exc:
