@@ -34,3 +34,18 @@ class CoreConfig(AppConfig):
         # every export). Managers get no subtree view of them: these are not customer data.
         visibility.register(ImportJob, custom=lambda scope: Q(created_by_id=scope.user_id))
         visibility.register(ExportLog, custom=lambda scope: Q(user_id=scope.user_id))
+
+        from pharmacrm.core import schedule, tasks
+
+        schedule.register(
+            "core.sessions",
+            at="03:00",
+            job=tasks.clear_expired_sessions,
+            description="Delete expired login sessions",
+        )
+        schedule.register(
+            "core.import_uploads",
+            at="03:10",
+            job=tasks.purge_stale_import_uploads,
+            description="Delete unconfirmed dry-run uploads older than a week (personal data)",
+        )

@@ -307,6 +307,33 @@ class WorkerHeartbeat(models.Model):
         return self.worker_id
 
 
+class ScheduledRun(models.Model):
+    """One daily job claimed for one day (Asia/Shanghai) by one worker: the unique (job, day) pair
+    is what lets several `pharmacrm worker` processes schedule without running a job twice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("已排队")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    job = models.CharField(_("任务"), max_length=100)
+    day = models.DateField(_("日期"))
+    claimed_at = models.DateTimeField(_("认领时间"))
+    worker_id = models.CharField(_("后台进程"), max_length=64, blank=True)
+    status = models.CharField(_("状态"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    task_id = models.CharField(_("后台任务编号"), max_length=64, blank=True)
+    error = models.TextField(_("错误"), blank=True)
+
+    class Meta:
+        verbose_name = _("定时任务运行")
+        verbose_name_plural = _("定时任务运行")
+        constraints = [models.UniqueConstraint(fields=["job", "day"], name="core_scheduledrun_once_a_day")]
+        indexes = [models.Index(fields=["job", "-day"], name="core_schedrun_job_day")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.day}"
+
+
 def _import_upload_path(instance: ImportJob, filename: str) -> str:
     # The stored name never comes from the user (the original name is kept in a field).
     suffix = filename.rsplit(".", 1)[-1].lower()[:8] if "." in filename else "bin"

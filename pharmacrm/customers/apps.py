@@ -30,3 +30,19 @@ class CustomersConfig(AppConfig):
         visibility.register(m.SegmentationRule, public=True)
         visibility.register(m.ProfileRequirement, public=True)
         visibility.register(m.SegmentationRun, owner="started_by")
+
+        from pharmacrm.core import schedule
+        from pharmacrm.customers import tasks
+
+        schedule.register(
+            "customers.retention",
+            at="01:30",
+            job=tasks.apply_retention,
+            description="PIPL retention rules: clear personal data past its period",
+        )
+        schedule.register(
+            "customers.profile_quality",
+            at="02:00",
+            job=tasks.refresh_profile_quality,
+            description="Profile completeness and staleness (staleness moves with the calendar)",
+        )

@@ -18,6 +18,15 @@ def recompute_segments(run_id: int) -> dict[str, int]:
 
 
 @task()
+def apply_retention() -> list[dict[str, object]]:
+    """Clear personal data whose retention period has passed (PIPL); one line per rule (run daily)."""
+    from pharmacrm.customers.privacy import run_retention
+
+    with audit_context(source=Source.SYSTEM):
+        return [{**line, "target": str(line["target"])} for line in run_retention(dry_run=False)]
+
+
+@task()
 def refresh_profile_quality() -> int:
     """Reassess completeness and staleness of every profile (staleness moves with the calendar; run daily)."""
     return refresh_all_profile_quality()

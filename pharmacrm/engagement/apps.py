@@ -37,3 +37,25 @@ class EngagementConfig(AppConfig):
         from pharmacrm.engagement import visit_timeline
 
         visit_timeline.register()
+
+        from pharmacrm.core import schedule
+        from pharmacrm.engagement import tasks
+
+        schedule.register(
+            "engagement.commitments",
+            at="01:10",
+            job=tasks.remind_commitments,
+            description="Commitment reminders before due, escalation to the manager when overdue",
+        )
+        schedule.register(
+            "engagement.callbacks",
+            at="01:15",
+            job=tasks.schedule_callbacks,
+            description="Callbacks owed after first purchases",
+        )
+        schedule.register(
+            "engagement.care",
+            at="01:20",
+            job=tasks.generate_care_reminders_task,
+            description="Care reminders for shared key dates and Chinese holidays in the coming week",
+        )
