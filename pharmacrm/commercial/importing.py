@@ -43,7 +43,16 @@ def month(value: str) -> dt.date:
     return dt.date(year, mon, 1)
 
 
-AMOUNT = c.number(minimum=Decimal(0), maximum=Decimal("99999999999999"), places=2)
+_NUMBER = c.number(minimum=Decimal(0), maximum=Decimal("99999999999999"), places=2)
+
+
+def amount(value: str) -> Decimal:
+    """Providers write thousands separators (12,500,000); the figure is the same."""
+    parsed: Decimal = _NUMBER(value.replace(",", "").replace("，", "").strip())
+    return parsed
+
+
+AMOUNT = amount
 
 COLUMNS = [
     c.Column(

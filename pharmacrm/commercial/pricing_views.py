@@ -30,7 +30,15 @@ from pharmacrm.commercial.forms import (
     PromotionForm,
     TenderForm,
 )
-from pharmacrm.commercial.models import MarketData, PricePolicy, Product, Promotion, Tender, TherapeuticArea
+from pharmacrm.commercial.models import (
+    MarketData,
+    PricePolicy,
+    Product,
+    Promotion,
+    Sku,
+    Tender,
+    TherapeuticArea,
+)
 from pharmacrm.commercial.scoping import COMMERCIAL_DATA_ROLES
 from pharmacrm.core.models import Division
 from pharmacrm.core.views import (
@@ -85,12 +93,13 @@ class PriceFilter(django_filters.FilterSet):
     product = django_filters.ModelChoiceFilter(
         field_name="sku__product", queryset=Product.objects.all(), label=_l("产品")
     )
+    sku = django_filters.ModelChoiceFilter(queryset=Sku.objects.select_related("product"), label=_l("品规"))
     province = django_filters.ModelChoiceFilter(queryset=_provinces(), label=_l("省份"))
     in_force_on = django_filters.DateFilter(method="in_force", label=_l("有效日期"), widget=DateInput())
 
     class Meta:
         model = PricePolicy
-        fields = ["kind", "sku"]
+        fields = ["kind"]
 
     def in_force(self, queryset: QuerySet[Any], name: str, value: dt.date) -> QuerySet[Any]:
         return queryset.filter(effective_from__lte=value).filter(
