@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from pharmacrm.channels.models import Agreement, ChannelPartner, Direction, Licence, PartnerContact, Scorecard
-from pharmacrm.channels.services import CHANNEL_EDITORS, PARTNER_INSTITUTION_KINDS
+from pharmacrm.channels.services import CHANNEL_EDITORS, PARTNER_INSTITUTION_KINDS, org_unit_choices
 from pharmacrm.commercial.models import Product
 from pharmacrm.core.models import Division, OrgUnit, Role, User
 from pharmacrm.core.visibility import visible
@@ -75,7 +75,7 @@ class PartnerForm(forms.Form):
             )
             _tom(field)
             limit_choices(field, 1000)
-        cast(forms.ModelChoiceField, self.fields["org_unit"]).queryset = visible(OrgUnit, user=user).order_by(
+        cast(forms.ModelChoiceField, self.fields["org_unit"]).queryset = org_unit_choices(user).order_by(
             "path"
         )
         cast(forms.ModelChoiceField, self.fields["manager"]).queryset = _partner_managers(user)

@@ -85,6 +85,11 @@ def may_approve_reviews(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.roles & REVIEW_APPROVERS)
 
 
+def org_unit_choices(user: Any) -> Any:
+    """Org units a partner may be assigned to: the user's visible subtree, or (field staff) their own unit."""
+    return OrgUnit.objects.filter(Q(pk__in=visible(OrgUnit, user=user).values("pk")) | Q(pk=user.org_unit_id))
+
+
 def _refuse(field: str, message: str, *, cls: type[DomainError] = DomainError) -> DomainError:
     return cls(message, fields={field: [message]})
 
@@ -154,7 +159,7 @@ def _apply_partner(actor: Any, partner: ChannelPartner, values: Mapping[str, Any
             if value not in ChannelPartner.Status.values:
                 raise _refuse("status", _("未知的状态：{value}").format(value=value))
         elif name == "org_unit":
-            value = visible(OrgUnit, user=actor).filter(pk=getattr(value, "pk", value)).first()
+            value = org_unit_choices(actor).filter(pk=getattr(value, "pk", value)).first()
             if value is None:
                 raise _refuse(
                     "org_unit", _("负责组织不存在或不在您的范围内：{value}").format(value=values[name])
@@ -732,7 +737,9 @@ def _parse_metric_rows(rows: Iterable[Mapping[str, Any]]) -> list[ScorecardMetri
         )
     total = sum((line.weight for line in lines), Decimal(0))
     if total != Decimal(100):
-        raise _refuse("metrics", _("各指标权重之和须为100，现为 {total}。").format(total=total.normalize()))
+        raise _refuse(
+            "metrics", _("各指标权重之和须为100，现为 {total}。").format(total=f"{total.normalize():f}")
+        )
     return lines
 
 
