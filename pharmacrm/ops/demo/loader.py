@@ -29,6 +29,7 @@ from pharmacrm.customers.models import (
     Professional,
     Segment,
 )
+from pharmacrm.ops.demo import commercial as demo_commercial
 from pharmacrm.ops.demo import compliance, engagement, portfolio, profiles
 from pharmacrm.ops.demo import professionals as staff
 from pharmacrm.ops.demo.geography import load_geography
@@ -368,6 +369,7 @@ def write_work(
             writer=None if scale.history else writer,
         )
         products = portfolio.write_portfolio(writer=writer, today=today)
+        commercial_counts = demo_commercial.write_commercial(seed=seed, writer=writer, today=today)
         rows, unfiled = compliance.plan_registrations(
             rng=random.Random(f"{seed}:registrations"), plan=plan, today=today
         )
@@ -380,6 +382,7 @@ def write_work(
         "consents": writer.counts["consent"],
         "products": len(products.products),
         "key messages": writer.counts["keymessage"],
+        **commercial_counts,
         "rep registrations": writer.counts["repregistration"],
         "reps not yet filed": len(unfiled),
         "filings expiring within 30 days": sum(
@@ -506,6 +509,7 @@ def reset_demo(*, progress: Callable[[str], None] = lambda _m: None) -> dict[str
     users = User._base_manager.filter(employee_no__startswith=EMPLOYEE_PREFIX)
     # The demo's work first: these rows PROTECT the professionals, institutions and users below.
     steps: list[tuple[str, type[models.Model], models.QuerySet[Any]]] = [
+        *demo_commercial.commercial_rows_to_reset(),
         *(
             (label, model, model._base_manager.filter(query))
             for label, model, query in engagement.activity_of(
