@@ -291,6 +291,10 @@ def test_api_prices(commercial, personas):
     )
     assert found.status_code == 200 and found.json()["id"] == created.json()["id"]
     assert api.get("/api/v1/prices").json()["results"][0]["id"] == created.json()["id"]
+    none = api.get("/api/v1/prices/in-force", {"sku_id": sku.pk, "on": "2025-01-01", "kind": "supply"})
+    assert none.status_code == 200 and none.json() is None
+    bad_kind = api.get("/api/v1/prices/in-force", {"sku_id": sku.pk, "on": "2026-01-01", "kind": "cheap"})
+    assert bad_kind.status_code == 400 and "cheap" in bad_kind.json()["error"]["message"]
     rep = client_for(personas.owner)
     assert rep.get("/api/v1/prices").status_code == 403
     assert rep.get("/api/v1/prices/in-force", {"sku_id": sku.pk, "on": "2026-02-01"}).status_code == 403
