@@ -119,6 +119,11 @@ class FlowFile(models.Model):
     def __str__(self) -> str:
         return f"{self.original_name} ({self.period:%Y-%m})"
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("flow:file_detail", args=[self.pk])
+
 
 class FlowPeriodClose(models.Model):
     """A closed month for one distributor: new files for it are refused."""

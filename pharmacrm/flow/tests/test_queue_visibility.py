@@ -37,6 +37,8 @@ def _file_in_own_team(p: Personas) -> FlowFile:
 test_flow_record_visibility = visibility_test(_record_in_own_territory, sees=FLOW_SEES, blind=FLOW_BLIND)
 test_flow_file_visibility = visibility_test(
     _file_in_own_team,
+    url="flow:file_detail",
+    api="/api/v1/flow/files/{pk}",
     sees=FLOW_SEES,
     blind=FLOW_BLIND,
 )
