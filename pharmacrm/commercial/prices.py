@@ -97,8 +97,10 @@ def save_price_policy(
         raise _refuse("customer_kind", _("客户类型“{value}”不在可选值中。").format(value=customer_kind))
     prov = _province(province)
     if policy is not None:
-        policy = get_visible_or_404(PricePolicy.objects.select_for_update(), user=actor, pk=policy.pk)
-    clash_qs = PricePolicy.objects.select_for_update().filter(
+        policy = get_visible_or_404(
+            PricePolicy.objects.select_for_update(of=("self",)), user=actor, pk=policy.pk
+        )
+    clash_qs = PricePolicy.objects.select_for_update(of=("self",)).filter(
         kind=kind, sku=sku_obj, province=prov, customer_kind=customer_kind
     )
     clash_qs = clash_qs.filter(Q(effective_to__isnull=True) | Q(effective_to__gte=effective_from))
@@ -106,7 +108,7 @@ def save_price_policy(
         clash_qs = clash_qs.filter(effective_from__lte=effective_to)
     if policy is not None:
         clash_qs = clash_qs.exclude(pk=policy.pk)
-    clash = clash_qs.first()
+    clash = clash_qs.order_by("effective_from").first()
     if clash is not None:
         raise _refuse(
             "effective_from",
@@ -137,7 +139,7 @@ def end_price_policy(*, actor: User, policy: PricePolicy, on: dt.date) -> PriceP
     """Close a policy's period on `on` (its last day), e.g. before a new price starts."""
     if not may_edit_prices(actor):
         raise NotAllowed(_("您的角色不能维护价格政策。"))
-    policy = get_visible_or_404(PricePolicy.objects.select_for_update(), user=actor, pk=policy.pk)
+    policy = get_visible_or_404(PricePolicy.objects.select_for_update(of=("self",)), user=actor, pk=policy.pk)
     if on < policy.effective_from:
         raise _refuse(
             "on",

@@ -58,7 +58,7 @@ def save_sku(
             raise _refuse("product", _("请选择产品。"))
         sku = Sku(product=_product(product))
     else:
-        sku = Sku.objects.select_for_update().get(pk=sku.pk)
+        sku = Sku.objects.select_for_update(of=("self",)).get(pk=sku.pk)
         if product is not None:
             sku.product = _product(product)
     code = str(values.get("code", sku.code) or "").strip()
@@ -110,7 +110,10 @@ def add_key_message_version(
             _("失效日期（{to}）不能早于生效日期（{start}）。").format(to=valid_to, start=valid_from),
         )
     previous = (
-        KeyMessage.objects.select_for_update().filter(product=prod, code=code).order_by("-version").first()
+        KeyMessage.objects.select_for_update(of=("self",))
+        .filter(product=prod, code=code)
+        .order_by("-version")
+        .first()
     )
     version = 1
     with acting_as(actor):
@@ -141,7 +144,7 @@ def add_key_message_version(
 @transaction.atomic
 def approve_key_message(*, actor: User, message: KeyMessage) -> KeyMessage:
     _require_product_writer(actor)
-    message = KeyMessage.objects.select_for_update().get(pk=message.pk)
+    message = KeyMessage.objects.select_for_update(of=("self",)).get(pk=message.pk)
     if not message.approved:
         message.approved = True
         with acting_as(actor):

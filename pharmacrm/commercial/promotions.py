@@ -100,7 +100,9 @@ def save_promotion(
             raise _refuse("owner", _("负责人不存在：{value}").format(value=getattr(owner, "pk", owner)))
         owner_user = found
     if promotion is not None:
-        promotion = get_visible_or_404(Promotion.objects.select_for_update(), user=actor, pk=promotion.pk)
+        promotion = get_visible_or_404(
+            Promotion.objects.select_for_update(of=("self",)), user=actor, pk=promotion.pk
+        )
     obj = promotion or Promotion()
     obj.name, obj.kind, obj.status, obj.start, obj.end = name, kind, status, start, end
     obj.budget, obj.owner, obj.notes = amount, owner_user, (notes or "").strip()

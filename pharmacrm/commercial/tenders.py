@@ -86,7 +86,7 @@ def save_tender(
     if status == Tender.Status.WON and price is None:
         raise _refuse("winning_price", _("中标的结果须填写中标价。"))
     if tender is not None:
-        tender = get_visible_or_404(Tender.objects.select_for_update(), user=actor, pk=tender.pk)
+        tender = get_visible_or_404(Tender.objects.select_for_update(of=("self",)), user=actor, pk=tender.pk)
     clash = Tender.objects.filter(province=prov, name=name, sku=sku_obj)
     if tender is not None:
         clash = clash.exclude(pk=tender.pk)
@@ -126,7 +126,7 @@ def set_commitment(
     if amount is None:
         raise _refuse("volume", _("约定采购量不能为空。"))
     with acting_as(actor):
-        obj, created = TenderCommitment.objects.select_for_update().get_or_create(
+        obj, created = TenderCommitment.objects.select_for_update(of=("self",)).get_or_create(
             tender=tender, institution=inst, defaults={"volume": amount}
         )
         if not created and obj.volume != amount:
