@@ -172,3 +172,11 @@ class PromotionForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in ("products", "provinces"):
             self.fields[name].widget.attrs["data-tom-select"] = ""
+
+
+class ProductForm(forms.Form):
+    code = forms.CharField(max_length=32, label=_("产品编码"))
+    generic_name = forms.CharField(max_length=100, label=_("通用名"))
+    brand_name = forms.CharField(max_length=100, required=False, label=_("商品名"))
+    therapeutic_area = forms.ModelChoiceField(queryset=TherapeuticArea.objects.all(), label=_("治疗领域"))
+    is_active = forms.BooleanField(required=False, initial=True, label=_("在售"))

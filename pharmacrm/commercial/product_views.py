@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from pharmacrm.commercial import products as product_services
-from pharmacrm.commercial.forms import CompetitorForm, KeyMessageForm, SkuForm
+from pharmacrm.commercial.forms import CompetitorForm, KeyMessageForm, ProductForm, SkuForm
 from pharmacrm.commercial.models import (
     CompetitorProduct,
     KeyMessage,
@@ -78,6 +78,41 @@ class ProductListView(ObjectListView):
 
     def base_queryset(self) -> QuerySet[Any]:
         return Product.objects.select_related("therapeutic_area").annotate(sku_count=Count("skus"))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        ctx = super().get_context_data(**kwargs)
+        if product_services.may_edit_products(self.request.user):
+            ctx["create_url_name"] = "commercial:product_create"
+        return ctx
+
+
+def _product_form_page(request: HttpRequest, product: Product | None) -> HttpResponse:
+    _require_product_writer(request)
+    initial: dict[str, Any] = {"is_active": True}
+    if product is not None:
+        initial = {name: getattr(product, name) for name in product_services.PRODUCT_FIELDS}
+        initial["therapeutic_area"] = product.therapeutic_area_id
+    form = ProductForm(request.POST or None, initial=initial)
+    return form_page(
+        request,
+        form=form,
+        save=lambda data: product_services.save_product(actor=actor(request), product=product, **data),
+        success_url=lambda saved: saved.get_absolute_url(),
+        title=_("修改产品：{product}").format(product=product) if product else _("新建产品"),
+        success_message=_("产品已保存。"),
+        breadcrumbs=[PRODUCTS],
+        cancel_url=product.get_absolute_url() if product else reverse("commercial:product_list"),
+    )
+
+
+@login_required
+def product_create(request: HttpRequest) -> HttpResponse:
+    return _product_form_page(request, None)
+
+
+@login_required
+def product_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _product_form_page(request, get_object_or_404(visible(Product, user=request.user), pk=pk))
 
 
 class ProductDetailView(ObjectDetailView):

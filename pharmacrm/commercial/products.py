@@ -205,3 +205,49 @@ def save_competitor_product(
 
 def product_max_version(*, product: Product, code: str) -> int:
     return KeyMessage.objects.filter(product=product, code=code).aggregate(v=Max("version"))["v"] or 0
+
+
+PRODUCT_FIELDS = ("code", "generic_name", "brand_name", "therapeutic_area", "is_active")
+
+
+@transaction.atomic
+def save_product(
+    *,
+    actor: User,
+    product: Product | None = None,
+    code: str,
+    generic_name: str,
+    therapeutic_area: TherapeuticArea | int,
+    brand_name: str = "",
+    is_active: bool = True,
+) -> Product:
+    """Create or change a product (通用名 and 商品名 in one therapeutic area); the code is unique."""
+    _require_product_writer(actor)
+    code, generic_name, brand_name = (
+        (code or "").strip(),
+        (generic_name or "").strip(),
+        (brand_name or "").strip(),
+    )
+    if not code:
+        raise _refuse("code", _("产品编码不能为空。"))
+    if not generic_name:
+        raise _refuse("generic_name", _("通用名不能为空。"))
+    area_pk = therapeutic_area.pk if isinstance(therapeutic_area, TherapeuticArea) else therapeutic_area
+    area = TherapeuticArea.objects.filter(pk=area_pk).first()
+    if area is None:
+        raise _refuse("therapeutic_area", _("治疗领域不存在：{value}").format(value=area_pk))
+    clash = Product.objects.filter(code=code)
+    if product is not None:
+        clash = clash.exclude(pk=product.pk)
+    if clash.exists():
+        raise _refuse("code", _("产品编码“{code}”已被使用。").format(code=code), cls=Conflict)
+    obj = (
+        Product.objects.select_for_update(of=("self",)).get(pk=product.pk)
+        if product is not None
+        else Product()
+    )
+    obj.code, obj.generic_name, obj.brand_name = code, generic_name, brand_name
+    obj.therapeutic_area, obj.is_active = area, is_active
+    with acting_as(actor):
+        obj.save()
+    return obj

@@ -12,7 +12,9 @@ urlpatterns = [
     path("listings/<int:pk>/move/", views.listing_move, name="listing_move"),
     # Products, SKUs, key messages, competitor products
     path("products/", product_views.ProductListView.as_view(), name="product_list"),
+    path("products/new/", product_views.product_create, name="product_create"),
     path("products/<int:pk>/", product_views.ProductDetailView.as_view(), name="product_detail"),
+    path("products/<int:pk>/edit/", product_views.product_edit, name="product_edit"),
     path("products/<int:pk>/history/", product_views.ProductHistoryView.as_view(), name="product_history"),
     path("products/<int:pk>/key-messages/new/", product_views.key_message_add, name="key_message_add"),
     path("skus/", product_views.SkuListView.as_view(), name="sku_list"),

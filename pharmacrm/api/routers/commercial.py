@@ -198,6 +198,22 @@ def list_products(request: HttpRequest, therapeutic_area_id: int | None = None) 
     return qs.filter(therapeutic_area_id=therapeutic_area_id) if therapeutic_area_id else qs
 
 
+class ProductIn(InputSchema):
+    code: str
+    generic_name: str
+    brand_name: str = ""
+    therapeutic_area_id: int
+    is_active: bool = True
+
+
+@router.post("/products", response={201: ProductOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut})
+def create_product(request: HttpRequest, payload: ProductIn) -> Any:
+    data = payload.dict()
+    return 201, products.save_product(
+        actor=_actor(request), therapeutic_area=data.pop("therapeutic_area_id"), **data
+    )
+
+
 @router.get("/skus", response=list[SkuOut])
 @paginate(CursorPagination, ordering=("id",))
 def list_skus(request: HttpRequest, product_id: int | None = None) -> Any:

@@ -109,3 +109,45 @@ def test_competitor_product(marketing):
 
 def test_sku_factory_is_ours():
     assert SkuFactory().standard_units == 14
+
+
+def test_product_create_edit_page_and_api(marketing):
+    from django.test import Client
+    from django.urls import reverse
+
+    from pharmacrm.commercial.models import Product
+
+    area = TherapeuticAreaFactory()
+    client = Client()
+    client.force_login(marketing)
+    form = {
+        "code": "P-NEW",
+        "generic_name": "新通用名片",
+        "brand_name": "新商品",
+        "therapeutic_area": area.pk,
+    }
+    assert client.post(reverse("commercial:product_create"), {**form, "is_active": "on"}).status_code == 302
+    product = Product.objects.get(code="P-NEW")
+    assert product.is_active and product.history.count() == 1
+    clash = client.post(
+        "/api/v1/products",
+        {**{k: v for k, v in form.items() if k != "therapeutic_area"}, "therapeutic_area_id": area.pk},
+        content_type="application/json",
+    )
+    assert clash.status_code == 409 and "P-NEW" in clash.json()["error"]["message"]
+    rep = Client()
+    rep.force_login(UserFactory(roles=[Role.REP]))
+    assert (
+        rep.post(
+            reverse("commercial:product_edit", args=[product.pk]), {**form, "generic_name": "改"}
+        ).status_code
+        == 403
+    )
+    product.refresh_from_db()
+    assert product.generic_name == "新通用名片" and Product.objects.count() == 1
+    edited = client.post(
+        reverse("commercial:product_edit", args=[product.pk]), {**form, "generic_name": "改名片"}
+    )
+    assert edited.status_code == 302
+    product.refresh_from_db()
+    assert product.generic_name == "改名片" and not product.is_active
