@@ -48,6 +48,8 @@ from pharmacrm.core.imports.engine import run_import
 from pharmacrm.core.imports.registry import get_kind
 from pharmacrm.customers.models import Department, Institution, Professional
 
+# Its own databases, seeded by the importer itself: the demo data is not needed.
+NEEDS_DEMO_DATABASE = False
 ROWS = 1_000_000
 INSTITUTIONS = 10_000
 DEPARTMENTS = (
@@ -253,7 +255,7 @@ def raw_insert(path: Path) -> tuple[int, float]:
         "engagement_stage": {"新开发": "new", "稳定合作": "stable", "潜力提升": "growth", "需激活": "reactivation"},
     }  # fmt: skip
     fields = [f for f in Professional._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {connection.ops.quote_name(Professional._meta.db_table)} ({columns}) VALUES ({placeholders})"
     now = timezone.now()
@@ -340,7 +342,7 @@ def measure_import(rows: int, out: Any) -> dict[str, Any]:
     connection.settings_dict["NAME"] = str(db.path) if db.sqlite else db.name
     figures["written"] = {
         "professionals": Professional.objects.count(),
-        "history": Professional.history.count(),  # type: ignore[attr-defined]
+        "history": Professional.history.count(),
     }
     seconds, _peak, line = cli_import(db, path)
     figures["again_rows_per_s"] = rows / seconds

@@ -48,7 +48,7 @@ def syllables(text: str) -> list[str]:
     return list(_syllables(text))
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=20_000)
 def _syllables(text: str) -> tuple[str, ...]:
     # Names repeat a lot (张伟 thousands of times in 10^6); pypinyin is the slow part of indexing.
     text = unicodedata.normalize("NFKC", text)

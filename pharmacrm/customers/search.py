@@ -161,9 +161,10 @@ def _name_keys(keys: dict[tuple[str, bool], str], name: str, *, field_code: str,
         _add(keys, key, code, starts)
 
 
-@functools.lru_cache(maxsize=100_000)
+@functools.lru_cache(maxsize=10_000)
 def _keys_of_name(name: str, field_code: str, person: bool) -> tuple[Key, ...]:
-    # Cached: a million professionals share far fewer names.
+    # Cached: a million professionals share far fewer names. Kept small: each entry holds ~10
+    # keys, and an import of 10^6 rows must stay under 300 MB (the common names still hit).
     keys: list[Key] = [(key, field_code, starts) for key, starts in _suffixes(normalize(name))]
     readings = pinyin.person_readings(name) if person else [pinyin.syllables(name)]
     for syllables in readings:

@@ -18,6 +18,7 @@ sits beside the computed value and survives every recompute, and `Professional.t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
@@ -402,7 +403,10 @@ def evaluate(professional: Professional, dimension: str, rules: list[Segmentatio
     """The first matching rule of `dimension`, the inputs the rules read, and why."""
     read = sorted({c["field"] for r in rules for c in (r.conditions or []) if c.get("field") in FIELDS})
     inputs = {name: FIELDS[name].get(professional) for name in read}
-    with translation.override(settings.LANGUAGE_CODE):
+    # Explanations are stored in the site language. Switching costs more than evaluating: an import
+    # evaluates every row inside one override (customers.importing) and skips it here.
+    same = translation.get_language() == settings.LANGUAGE_CODE
+    with contextlib.nullcontext() if same else translation.override(settings.LANGUAGE_CODE):
         for rule in rules:
             if _matches(rule, professional):
                 return Outcome(

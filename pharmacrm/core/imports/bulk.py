@@ -75,6 +75,25 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
     def convert(value: Any) -> Any:
         return None if value is None else field.get_db_prep_save(value, connection)
 
+    # The common cases straight to the backend's adapter: the field machinery (to_python, the
+    # naive-datetime check, get_prep_value) cost ~15% of an import for values already right.
+    internal = field.get_internal_type()
+    if internal == "DateTimeField":
+
+        def convert_datetime(value: Any) -> Any:
+            if type(value) is dt.datetime and value.tzinfo is not None:
+                return connection.ops.adapt_datetimefield_value(value)
+            return convert(value)
+
+        return convert_datetime
+    if internal == "DateField":
+
+        def convert_date(value: Any) -> Any:
+            if type(value) is dt.date:
+                return connection.ops.adapt_datefield_value(value)
+            return convert(value)
+
+        return convert_date
     return convert
 
 

@@ -10,8 +10,9 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -390,11 +391,12 @@ class ProfessionalImport(ImportKind):
                 existing[seg.professional_id][seg.dimension] = seg
         new_segments: list[Segment] = []
         changed_segments: list[Segment] = []
-        if self.rules:
-            for p in creates:
+        # One switch to the site language for every explanation of the batch, not one per row.
+        with translation.override(settings.LANGUAGE_CODE):
+            for p in creates if self.rules else []:
                 applied = segmentation.apply_rules(p, rules=self.rules, segments={}, now=self.now)
                 new_segments += applied.created
-            for row in resegment:
+            for row in resegment if self.rules else []:
                 applied = segmentation.apply_rules(
                     row.obj, rules=self.rules, segments=existing[row.obj.pk], now=self.now
                 )
