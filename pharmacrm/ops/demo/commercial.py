@@ -182,7 +182,8 @@ def _tenders(
             continue
         chosen = list(hospitals.filter(province_id=tender.province_id).order_by("pk")[:12])
         for hospital in chosen:
-            volume = Decimal(rng.randint(20, 400) * 100) * tender.sku.standard_units
+            # Packs a year × standard units per pack, in the range the demo flow actually sells.
+            volume = Decimal(rng.randint(3, 30) * 10) * tender.sku.standard_units
             commitments.append(TenderCommitment(tender=tender, institution=hospital, volume=volume))
     writer.create(TenderCommitment, commitments)
     return len(saved)
@@ -197,14 +198,15 @@ def _promotions(
     )
     if owner is None or not products:
         return 0
-    # Within the last year, so that the same period a year earlier is inside the 24 months of flow.
+    # Within the last year, so that the same period a year earlier is inside the 24 months of flow;
+    # one province each, so that the other demo provinces are the matched-regions control.
     months = _months(today, 8)
     month_ends = [(m + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1) for m in months]
     plans = [
-        ("信脉乐学术推广季（演示）", Promotion.Kind.ACADEMIC, ["DEMO-CV01"], provinces[:3], months[0],
+        ("心血管学术推广季（演示）", Promotion.Kind.ACADEMIC, ["DEMO-CV01", "DEMO-CV02"], provinces[:1], months[0],
          month_ends[2], Decimal("600000"), Promotion.Status.DONE),
         ("信糖悦患者教育月（演示）", Promotion.Kind.PATIENT_EDUCATION, ["DEMO-EN01", "DEMO-EN02"],
-         provinces[3:6] or provinces[-1:], months[5], month_ends[5], Decimal("250000"), Promotion.Status.DONE),
+         provinces[1:2] or provinces[-1:], months[5], month_ends[5], Decimal("250000"), Promotion.Status.DONE),
         ("信畅舒渠道促销（演示）", Promotion.Kind.CHANNEL, ["DEMO-RS01"], provinces[:2],
          today + dt.timedelta(days=30), today + dt.timedelta(days=120), Decimal("400000"), Promotion.Status.PLANNED),
     ]  # fmt: skip
