@@ -67,12 +67,18 @@ def band_score(*, value: Decimal | None, target: Decimal, floor: Decimal, direct
 
 
 def weighted_total(lines: list[tuple[Decimal | None, Decimal]]) -> Decimal | None:
-    """Σ score × weight ÷ 100 over (score, weight); None while any line is unscored."""
-    if not lines or any(score is None for score, _w in lines):
+    """Σ score × weight ÷ Σ weight over the scored (score, weight) lines; None when none is scored.
+
+    A metric that cannot be measured for a partner (no inventory reported, no target set) is left
+    out and the other weights scale up, so a distributor is not scored 0 for data it never had.
+    Manual metrics cannot be left empty: a review is only submitted once they are entered.
+    """
+    scored = [(score, weight) for score, weight in lines if score is not None]
+    total_weight = sum((weight for _s, weight in scored), Decimal(0))
+    if not scored or total_weight <= 0:
         return None
-    return sum(((score or Decimal(0)) * weight / HUNDRED for score, weight in lines), Decimal(0)).quantize(
-        CENT, ROUND_HALF_UP
-    )
+    weighted = sum((score * weight for score, weight in scored), Decimal(0))
+    return (weighted / total_weight).quantize(CENT, ROUND_HALF_UP)
 
 
 # --- Built-in metrics ------------------------------------------------------------------------------

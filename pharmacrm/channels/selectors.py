@@ -18,9 +18,10 @@ from pharmacrm.core.visibility import visible
 def agreement_regions(*, partner_ids: Iterable[int], on: date) -> dict[int, frozenset[str]]:
     """Division codes (province, city or county) of the agreements in force on `on`, per partner.
 
-    In force = status active and `start <= on <= end`. A partner missing from the result has no
-    agreement in force (or only agreements without regions, which services refuse), so nothing it
-    sells is out of region (窜货). One query. System read (used by flow
+    In force = signed (status active, or ended: an agreement that has since ended still governed
+    the days of its period; drafts never count) and `start <= on <= end`. A partner missing from
+    the result has no agreement in force (or only agreements without regions, which services
+    refuse), so nothing it sells is out of region (窜货). One query. System read (used by flow
     import and analysis), not scoped to a user: the callers scope their own rows.
     """
     ids = list(partner_ids)
@@ -28,7 +29,7 @@ def agreement_regions(*, partner_ids: Iterable[int], on: date) -> dict[int, froz
         return {}
     rows = Agreement.regions.through.objects.filter(
         agreement__partner_id__in=ids,
-        agreement__status=Agreement.Status.ACTIVE,
+        agreement__status__in=(Agreement.Status.ACTIVE, Agreement.Status.ENDED),
         agreement__start__lte=on,
         agreement__end__gte=on,
     ).values_list("agreement__partner_id", "division_id")

@@ -36,6 +36,16 @@ def test_agreement_regions_in_force_only() -> None:
     on_march = agreement_regions(partner_ids=[a.pk, c.pk], on=dt.date(2026, 3, 31))
     assert on_march == {a.pk: frozenset({"11", "1201"}), c.pk: frozenset({"44"})}
     assert agreement_regions(partner_ids=[], on=dt.date(2026, 5, 1)) == {}
+    # An agreement that has since ended still governed its own period.
+    AgreementFactory(
+        partner=b,
+        regions=["32"],
+        start=dt.date(2025, 1, 1),
+        end=dt.date(2025, 12, 31),
+        status=Agreement.Status.ENDED,
+    )
+    assert agreement_regions(partner_ids=[b.pk], on=dt.date(2025, 6, 1)) == {b.pk: frozenset({"32"})}
+    assert agreement_regions(partner_ids=[b.pk], on=dt.date(2026, 6, 1)) == {}
 
 
 def test_registry_registers_builtin_and_external_metrics() -> None:
@@ -158,4 +168,6 @@ def test_band_score_lower_is_better() -> None:
     assert scoring.weighted_total([(Decimal(100), Decimal(60)), (Decimal(50), Decimal(40))]) == Decimal(
         "80.00"
     )
-    assert scoring.weighted_total([(None, Decimal(60)), (Decimal(50), Decimal(40))]) is None
+    # An unmeasurable line is left out and the others' weights scale up.
+    assert scoring.weighted_total([(None, Decimal(60)), (Decimal(50), Decimal(40))]) == Decimal("50.00")
+    assert scoring.weighted_total([(None, Decimal(60))]) is None

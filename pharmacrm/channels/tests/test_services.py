@@ -409,7 +409,8 @@ def test_review_workflow_prefill_enter_submit_approve(personas: Personas, fake_c
         Decimal("75.00"),
         "2026-01-01~2026-03-31 覆盖 45 家",
     )
-    assert manual.manual and manual.value is None and review.total_score is None
+    assert manual.manual and manual.value is None
+    assert review.total_score == Decimal("75.00")  # only the measured line so far
 
     with pytest.raises(DomainError) as exc:
         services.submit_review(actor=personas.owner, review=review)

@@ -29,6 +29,7 @@ from pharmacrm.customers.models import (
     Professional,
     Segment,
 )
+from pharmacrm.ops.demo import channels as demo_channels
 from pharmacrm.ops.demo import commercial as demo_commercial
 from pharmacrm.ops.demo import compliance, engagement, portfolio, profiles
 from pharmacrm.ops.demo import professionals as staff
@@ -391,6 +392,14 @@ def write_work(
             if row[2] == RepRegistration.Status.FILED and row[4] <= today + dt.timedelta(days=30)
         ),
     }
+    # Channel partners (with agreements over their province) before the flow data: the flow demo
+    # uses them, and their agreements' regions flag 窜货 as the files load. Reviews need the flow
+    # data: demo_channels.write_reviews(...) runs after it.
+    progress("channels …")
+    with transaction.atomic():
+        counts |= demo_channels.write_channels(
+            seed=seed, scale_name=scale.name, today=today, progress=progress
+        )
     if not scale.visits:
         progress(f"visits: skipped at the {scale.name} scale (only tiny and small get a year of visits)")
         counts["visits"] = 0
@@ -516,6 +525,8 @@ def reset_demo(*, progress: Callable[[str], None] = lambda _m: None) -> dict[str
                 institutions=institutions, people=people, users=users
             )
         ),
+        # After the flow rows (they PROTECT the partners, which the flow steps find by institution).
+        *demo_channels.channel_rows_to_reset(),
         ("rep registrations", RepRegistration, RepRegistration._base_manager.filter(user__in=users)),
         (
             "consents",
