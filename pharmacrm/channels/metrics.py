@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
+
 if TYPE_CHECKING:
     from pharmacrm.channels.models import ChannelPartner
 
@@ -73,10 +75,10 @@ def compute_metric(code: str, *, partner: ChannelPartner, start: date, end: date
     """
     metric = _registry.get(code)
     if metric is None:
-        return MetricValue(None, f"未注册的指标 {code}")
+        return MetricValue(None, _("未注册的指标 {code}").format(code=code))
     if metric.compute is None:
-        return MetricValue(None, "人工录入")
+        return MetricValue(None, _("人工录入"))
     try:
         return metric.compute(partner=partner, start=start, end=end)
     except LookupError as exc:  # e.g. no sales source registered yet
-        return MetricValue(None, f"数据源不可用：{exc}")
+        return MetricValue(None, _("数据源不可用：{reason}").format(reason=exc))

@@ -171,3 +171,14 @@ def test_band_score_lower_is_better() -> None:
     # An unmeasurable line is left out and the others' weights scale up.
     assert scoring.weighted_total([(None, Decimal(60)), (Decimal(50), Decimal(40))]) == Decimal("50.00")
     assert scoring.weighted_total([(None, Decimal(60))]) is None
+
+
+def test_english_catalogue_translates_the_channel_strings() -> None:
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    with translation.override("en"):
+        assert gettext("渠道工作台") == "Channel workbench"
+        assert gettext("各指标权重之和须为100，现为 {total}。").format(total=90) == (
+            "The weights must sum to 100; they sum to 90."
+        )
