@@ -33,6 +33,7 @@ CHINA_DEFAULT_RULES = [
     "no_sales_target_for_rep",
     "no_per_doctor_prescription_stats",
     "department_stats_roles",
+    "professional_estimate_roles",
     "forbidden_gift_kinds",
     "permitted_gift_kinds",
     "meal_cap_per_person",

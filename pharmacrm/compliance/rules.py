@@ -140,6 +140,30 @@ def _department_stats(params: dict[str, Any], ctx: dict[str, Any]) -> str | None
     return str(_("您的角色不能查看科室层级的用药数据"))
 
 
+@rule(
+    "professional_estimate_roles",
+    title=_("按医生拆分的销量估算限定角色"),
+    basis=_("《加强医疗卫生行风建设“九不准”》第六条；《医药代表备案管理办法（试行）》第十条（本公司解读）"),
+    actions={"sales_estimate.view"},
+    params={
+        "allowed_roles": Param(
+            "roles",
+            ["admin", "director", "regional_manager", "commercial", "compliance"],
+            _("可查看按医生拆分的机构销量估算的角色"),
+        )
+    },
+)
+def _professional_estimate(params: dict[str, Any], ctx: dict[str, Any]) -> str | None:
+    # Flow data is per institution; an estimate split by its professionals edges towards 统方, so
+    # only the listed roles see one — and never a rep, even one who also holds an allowed role.
+    roles = set(ctx.get("actor_roles", ()))
+    if "rep" in roles and "rep" not in params["allowed_roles"]:
+        return str(_("医药代表不能查看按医生拆分的销量估算"))
+    if roles & set(params["allowed_roles"]):
+        return None
+    return str(_("您的角色不能查看按医生拆分的销量估算"))
+
+
 # --- 4. Meetings, speakers, hospitality ------------------------------------------------------------
 
 GIFT_KINDS = {

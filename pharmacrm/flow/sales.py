@@ -127,3 +127,29 @@ def _figure(quantity: Any, amount: Any) -> SalesFigure:
 def _month(value: Any) -> date:
     # TruncMonth answers a datetime on some backends for some column types; the key is a date.
     return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+# --- 统方: per-professional estimates ---------------------------------------------------------------
+
+ESTIMATE_RULE = "professional_estimate_roles"
+
+
+def professional_estimate_decision(*, user: Any) -> Any:
+    """May `user` see an institution's sales split by its professionals (an estimate, never flow data)?
+
+    The flow app builds no such estimate today; anything that ever shows one must ask here first.
+    The compliance rule `professional_estimate_roles` decides (China default: no rep, no district
+    manager). Fail-closed: when the active policy set was written before the rule existed, the
+    catalogue's default parameters apply rather than letting everyone through.
+    """
+    from pharmacrm.compliance.policy import active_rules, check
+    from pharmacrm.compliance.rules import CATALOGUE, Decision, validate_params
+
+    if ESTIMATE_RULE in active_rules():
+        return check("sales_estimate.view", actor=user, level="professional")
+    definition = CATALOGUE[ESTIMATE_RULE]
+    roles = set(user.roles) if getattr(user, "is_authenticated", False) else set()
+    reason = definition.evaluate(validate_params(ESTIMATE_RULE, {}), {"actor_roles": roles})
+    return (
+        Decision(True) if reason is None else Decision(False, ESTIMATE_RULE, definition.deny_message(reason))
+    )
