@@ -32,6 +32,7 @@ from pharmacrm.customers.models import (
 from pharmacrm.ops.demo import channels as demo_channels
 from pharmacrm.ops.demo import commercial as demo_commercial
 from pharmacrm.ops.demo import compliance, engagement, portfolio, profiles
+from pharmacrm.ops.demo import flow as demo_flow
 from pharmacrm.ops.demo import professionals as staff
 from pharmacrm.ops.demo.geography import load_geography
 from pharmacrm.ops.demo.institutions import DEMO_PREFIX, InstitutionSpec, build_institutions
@@ -400,6 +401,13 @@ def write_work(
         counts |= demo_channels.write_channels(
             seed=seed, scale_name=scale.name, today=today, progress=progress
         )
+    progress("flow data …")
+    with transaction.atomic():
+        counts |= demo_flow.write_flow(
+            seed=seed, today=today, customers_per_distributor=scale.flow_customers, progress=progress
+        )
+        # Quarterly reviews read the flow metrics (timeliness, coverage, inventory days, 窜货).
+        counts |= demo_channels.write_reviews(seed=seed, today=today, progress=progress)
     if not scale.visits:
         progress(f"visits: skipped at the {scale.name} scale (only tiny and small get a year of visits)")
         counts["visits"] = 0
@@ -519,6 +527,7 @@ def reset_demo(*, progress: Callable[[str], None] = lambda _m: None) -> dict[str
     # The demo's work first: these rows PROTECT the professionals, institutions and users below.
     steps: list[tuple[str, type[models.Model], models.QuerySet[Any]]] = [
         *demo_commercial.commercial_rows_to_reset(),
+        *demo_flow.flow_rows_to_reset(institutions=institutions, users=users),
         *(
             (label, model, model._base_manager.filter(query))
             for label, model, query in engagement.activity_of(

@@ -33,6 +33,8 @@ class Scale:
     # `visit_volume` scales how much of the frequency rules' visits the reps made.
     visits: bool = False
     visit_volume: float = 1.0
+    # Customers per demo distributor in its 24 months of flow files (ops/demo/flow.py).
+    flow_customers: int = 30
 
 
 SCALES: dict[str, Scale] = {
@@ -54,6 +56,7 @@ SCALES: dict[str, Scale] = {
         history=True,
         batch_size=500,
         visits=True,
+        flow_customers=10,
     ),
     "small": Scale(
         name="small",
