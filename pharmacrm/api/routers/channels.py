@@ -17,7 +17,14 @@ from ninja.pagination import CursorPagination, paginate
 
 from pharmacrm.api.schemas import ErrorOut, InputSchema
 from pharmacrm.channels import selectors, services
-from pharmacrm.channels.models import Agreement, ChannelPartner, ChannelReview, Licence, PartnerContact
+from pharmacrm.channels.models import (
+    Agreement,
+    ChannelPartner,
+    ChannelReview,
+    Licence,
+    LicenceAlert,
+    PartnerContact,
+)
 from pharmacrm.core.errors import NotAllowed
 from pharmacrm.core.models import User
 from pharmacrm.core.visibility import get_visible_or_404, visible
@@ -192,6 +199,34 @@ def add_contact(request: HttpRequest, partner_id: int, payload: ContactIn) -> An
     return 201, _contact_out(contact, request.user)
 
 
+class ContactPatch(InputSchema):
+    name: str | None = None
+    role: str | None = None
+    title: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    is_primary: bool | None = None
+    notes: str | None = None
+
+
+@router.patch(
+    "/channels/contacts/{contact_id}", response={200: ContactOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+)
+def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> Any:
+    contact = _object(request, PartnerContact, contact_id)
+    contact = services.update_contact(
+        actor=_actor(request), contact=contact, changes=payload.dict(exclude_unset=True)
+    )
+    return _contact_out(contact, request.user)
+
+
+@router.delete("/channels/contacts/{contact_id}", response={204: None, 403: ErrorOut, 404: ErrorOut})
+def delete_contact(request: HttpRequest, contact_id: int) -> Any:
+    contact = _object(request, PartnerContact, contact_id)
+    services.remove_contact(actor=_actor(request), contact=contact)
+    return 204, None
+
+
 # --- Licences -------------------------------------------------------------------------------------
 
 
@@ -234,6 +269,56 @@ def list_licences(
 def add_licence(request: HttpRequest, partner_id: int, payload: LicenceIn) -> Any:
     partner = _object(request, ChannelPartner, partner_id)
     return 201, services.add_licence(actor=_actor(request), partner=partner, **payload.dict())
+
+
+class LicencePatch(InputSchema):
+    kind: str | None = None
+    number: str | None = None
+    issued_on: dt.date | None = None
+    expires_on: dt.date | None = None
+    notes: str | None = None
+
+
+class AlertOut(Schema):
+    id: int
+    licence_id: int
+    partner_id: int
+    expires_on: dt.date
+    raised_on: dt.date
+    days_left: int
+    acknowledged_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_partner_id(obj: LicenceAlert) -> int:
+        return obj.licence.partner_id
+
+
+@router.patch(
+    "/channels/licences/{licence_id}",
+    response={200: LicenceOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+)
+def update_licence(request: HttpRequest, licence_id: int, payload: LicencePatch) -> Any:
+    """Correct or renew a licence (a new expiry date closes its open alert)."""
+    licence = _object(request, Licence, licence_id)
+    return services.update_licence(
+        actor=_actor(request), licence=licence, changes=payload.dict(exclude_unset=True)
+    )
+
+
+@router.get("/channels/licence-alerts", response={200: list[AlertOut], 403: ErrorOut})
+@paginate(CursorPagination, ordering=("id",))
+def list_licence_alerts(request: HttpRequest) -> Any:
+    """Open expiry alerts recorded by the daily task (not acknowledged, licence not since renewed)."""
+    _channels_or_403(request)
+    return selectors.open_licence_alerts(user=request.user)
+
+
+@router.post(
+    "/channels/licence-alerts/{alert_id}/acknowledge", response={200: AlertOut, 403: ErrorOut, 404: ErrorOut}
+)
+def acknowledge_alert(request: HttpRequest, alert_id: int) -> Any:
+    alert = _object(request, LicenceAlert, alert_id)
+    return services.acknowledge_alert(actor=_actor(request), alert=alert)
 
 
 # --- Agreements -----------------------------------------------------------------------------------

@@ -131,3 +131,48 @@ def test_agreement_list_filters_by_partner(personas: Personas) -> None:
     AgreementFactory(partner=b)
     body = _client(personas.owner).get("/api/v1/channels/agreements", {"partner_id": a.pk}).json()
     assert [r["partner_id"] for r in body["results"]] == [a.pk]
+
+
+def test_contact_and_licence_updates_and_alert_acknowledgement(personas: Personas) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from pharmacrm.channels import services
+    from pharmacrm.channels.models import LicenceAlert, PartnerContact
+    from pharmacrm.channels.tests.factories import LicenceFactory
+
+    partner = _partner(personas)
+    contact: Any = ContactFactory(partner=partner)
+    client = _client(personas.owner)
+    response = _post(
+        client, f"/api/v1/channels/contacts/{contact.pk}", {"phone": "bad phone!"}, method="patch"
+    )
+    assert response.status_code == 400 and response.json()["error"]["fields"] == {
+        "phone": ["电话号码格式不正确：bad phone!"]
+    }
+    contact.refresh_from_db()
+    assert contact.phone == "13812345678"
+    assert (
+        _post(
+            client, f"/api/v1/channels/contacts/{contact.pk}", {"title": "采购总监"}, method="patch"
+        ).json()["title"]
+        == "采购总监"
+    )
+    assert _client(personas.colleague).delete(f"/api/v1/channels/contacts/{contact.pk}").status_code == 404
+    assert client.delete(f"/api/v1/channels/contacts/{contact.pk}").status_code == 204
+    assert not PartnerContact.objects.exists()
+
+    licence: Any = LicenceFactory(partner=partner, expires_on=timezone.localdate() + dt.timedelta(days=10))
+    services.record_licence_alerts(within_days=60)
+    alerts = client.get("/api/v1/channels/licence-alerts").json()["results"]
+    assert [a["licence_id"] for a in alerts] == [licence.pk]
+    assert _post(client, f"/api/v1/channels/licence-alerts/{alerts[0]['id']}/acknowledge", {}).json()[
+        "acknowledged_at"
+    ]
+    assert LicenceAlert.objects.get().acknowledged_by == personas.owner
+    renewed = (timezone.localdate() + dt.timedelta(days=1000)).isoformat()
+    response = _post(
+        client, f"/api/v1/channels/licences/{licence.pk}", {"expires_on": renewed}, method="patch"
+    )
+    assert response.status_code == 200 and response.json()["expires_on"] == renewed
