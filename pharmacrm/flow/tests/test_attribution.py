@@ -171,8 +171,8 @@ def test_a_sale_outside_the_agreed_regions_is_flagged(personas: Personas) -> Non
     result = attribute_records(record_ids=_ids(inside, outside))
     assert (_fresh(inside).out_of_region, _fresh(outside).out_of_region) == (False, True)
     assert result.out_of_region == 1
-    # The agreement ends: nothing is out of region any more.
-    Agreement.objects.filter(pk=agreement.pk).update(status="ended")
+    # The agreement turns out never signed (back to draft): nothing is out of region any more.
+    Agreement.objects.filter(pk=agreement.pk).update(status="draft")
     assert attribute_records(record_ids=_ids(inside, outside)).out_of_region == 1
     assert _fresh(outside).out_of_region is False
 
