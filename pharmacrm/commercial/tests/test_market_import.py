@@ -97,3 +97,18 @@ def test_month_formats(text, expected):
 def test_bad_months(text):
     with pytest.raises(CellError):
         month(text)
+
+
+def test_market_data_is_offered_on_the_import_page_and_its_template_downloads():
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(UserFactory(roles=[Role.MARKETING]))
+    page = client.get(reverse("imports:home"))
+    assert page.status_code == 200 and "市场数据" in page.content.decode()
+    template = client.get(reverse("imports:template", args=["market_data", "csv"]))
+    assert template.status_code == 200 and "治疗领域" in template.content.decode("utf-8-sig")
+    rep = Client()
+    rep.force_login(UserFactory(roles=[Role.REP]))
+    assert "市场数据" not in rep.get(reverse("imports:home")).content.decode()

@@ -200,6 +200,8 @@ class ImportKind:
     while the run writes. `finish()` runs after the last batch of a written run.
     """
 
+    # Templates list kinds as classes: without this, Django would call the class (kind.name → "").
+    do_not_call_in_templates: ClassVar[bool] = True
     name: ClassVar[str]
     label: ClassVar[Any]
     model: ClassVar[type[models.Model]]
