@@ -365,3 +365,23 @@ def test_api_skus_tenders_promotions_market(commercial, marketing, fake_sales):
         {"therapeutic_area_id": product.therapeutic_area_id, "start": "2026-01-01", "end": "2026-12-31"},
     )
     assert share.status_code == 200 and len(share.json()["lines"]) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "factory"),
+    [
+        ("/api/v1/prices", PricePolicyFactory),
+        ("/api/v1/tenders", TenderFactory),
+        ("/api/v1/promotions", PromotionFactory),
+        ("/api/v1/skus", SkuFactory),
+    ],
+)
+def test_api_list_query_counts(path, factory, django_assert_max_num_queries):
+    client = client_for(UserFactory(roles=[Role.COMMERCIAL]))
+    assert_flat_query_count(
+        django_assert_max_num_queries,
+        fetch=lambda: client.get(path),
+        add_rows=lambda n: [factory() for _ in range(n)],
+        pinned=8,
+    )
