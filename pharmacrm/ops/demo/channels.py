@@ -44,6 +44,7 @@ from pharmacrm.core.models import Role, TerritoryAssignment, User
 from pharmacrm.customers.models import Institution
 from pharmacrm.ops.demo.institutions import DEMO_PREFIX
 from pharmacrm.ops.demo.portfolio import PRODUCT_PREFIX
+from pharmacrm.ops.demo.writer import history_model
 
 PARTNER_PREFIX = "DEMO-CP"
 AGREEMENT_PREFIX = "DEMO-AG"
@@ -340,7 +341,31 @@ def channel_rows_to_reset() -> list[tuple[str, Any, QuerySet[Any]]]:
         Q(partner__in=partners) | Q(code__startswith=AGREEMENT_PREFIX)
     )
     cards = Scorecard._base_manager.filter(name=SCORECARD_NAME)
+    # History rows of children deleted along the way (targets replaced when calibrated, contacts
+    # removed…) are no longer reachable from a current row; remove them by their parent first,
+    # while the parents still exist (their history_user keys would otherwise dangle).
+    orphans = [
+        (ReviewAction, "review", reviews),
+        (ReviewScore, "review", reviews),
+        (ScorecardMetric, "scorecard", cards),
+        (AgreementTarget, "agreement", agreements),
+        (RebateTier, "agreement", agreements),
+        (Licence, "partner", partners),
+        (PartnerContact, "partner", partners),
+    ]
+    history_steps = []
+    for model, parent, parents in orphans:
+        history = history_model(model)
+        assert history is not None
+        history_steps.append(
+            (
+                f"{model._meta.verbose_name_plural} history",
+                history,
+                history._base_manager.filter(**{f"{parent}_id__in": parents.values("pk")}),
+            )
+        )
     return [
+        *history_steps,
         ("review actions", ReviewAction, ReviewAction._base_manager.filter(review__in=reviews)),
         ("review scores", ReviewScore, ReviewScore._base_manager.filter(review__in=reviews)),
         ("channel reviews", ChannelReview, reviews),
