@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.commercial.models import Sku
 from pharmacrm.core.audit import Source, acting_as, audit_context
-from pharmacrm.core.imports import bulk
 from pharmacrm.core.imports.engine import Issue, Report, preview
 from pharmacrm.core.models import Role
 from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
@@ -203,8 +202,9 @@ class _Rows:
         self.sku_codes = dict(Sku.objects.values_list("pk", "code"))
         self.seen: set[int] = set()
         self.code_to_sku: dict[str, tuple[int, int]] = {}  # product code → (sku, first row)
-        self.records: list[FlowRecord] = []
-        self.inventory: list[InventoryRecord] = []
+        # rows as column → value dicts: building model instances cost more than matching them
+        self.records: list[dict[str, Any]] = []
+        self.inventory: list[dict[str, Any]] = []
         self.file: FlowFile | None = None
         self.counts = {"records": 0, "inventory": 0, "unmatched_customers": 0, "unmatched_products": 0}
         self.error_rows = 0
@@ -315,19 +315,19 @@ class _Rows:
         standard = packs * self.standard_units[sku_id] if sku_id and not pending_unit else None
         if kind == "inventory":
             self.inventory.append(
-                InventoryRecord(
-                    distributor_id=self.distributor.pk,
-                    period=self.period,
-                    row_no=number,
-                    row_key=key,
-                    as_of=day,
-                    product_code=product_code[:64],
-                    product_name=product_name[:200],
-                    product_spec=spec[:100],
-                    sku_id=sku_id,
-                    quantity=packs,
-                    batch_no=raw.get("batch", "")[:64],
-                )
+                {
+                    "distributor_id": self.distributor.pk,
+                    "period": self.period,
+                    "row_no": number,
+                    "row_key": key,
+                    "as_of": day,
+                    "product_code": product_code[:64],
+                    "product_name": product_name[:200],
+                    "product_spec": spec[:100],
+                    "sku_id": sku_id,
+                    "quantity": packs,
+                    "batch_no": raw.get("batch", "")[:64],
+                }
             )
             self.counts["inventory"] += 1
             if sku_id is None:
@@ -344,32 +344,32 @@ class _Rows:
             )  # the price is per row unit
         customer = self.customers.match(customer_code, customer_name)
         self.records.append(
-            FlowRecord(
-                distributor_id=self.distributor.pk,
-                period=self.period,
-                row_no=number,
-                row_key=key,
-                sale_date=day,
-                kind=kind,
-                customer_code=customer_code[:64],
-                customer_name=customer_name[:200],
-                upstream_name=raw.get("upstream", "")[:200],
-                institution_id=customer.target_id,
-                customer_match=customer.method,
-                customer_confidence=customer.confidence,
-                product_code=product_code[:64],
-                product_name=product_name[:200],
-                product_spec=spec[:100],
-                sku_id=sku_id,
-                product_match=product.method,
-                product_confidence=product.confidence,
-                unit=pending_unit or "盒",
-                quantity=packs,
-                standard_quantity=standard,
-                unit_price=unit_price,
-                amount=amount.quantize(Decimal("0.01")) if amount is not None else None,
-                batch_no=raw.get("batch", "")[:64],
-            )
+            {
+                "distributor_id": self.distributor.pk,
+                "period": self.period,
+                "row_no": number,
+                "row_key": key,
+                "sale_date": day,
+                "kind": kind,
+                "customer_code": customer_code[:64],
+                "customer_name": customer_name[:200],
+                "upstream_name": raw.get("upstream", "")[:200],
+                "institution_id": customer.target_id,
+                "customer_match": customer.method,
+                "customer_confidence": customer.confidence,
+                "product_code": product_code[:64],
+                "product_name": product_name[:200],
+                "product_spec": spec[:100],
+                "sku_id": sku_id,
+                "product_match": product.method,
+                "product_confidence": product.confidence,
+                "unit": pending_unit or "盒",
+                "quantity": packs,
+                "standard_quantity": standard,
+                "unit_price": unit_price,
+                "amount": amount.quantize(Decimal("0.01")) if amount is not None else None,
+                "batch_no": raw.get("batch", "")[:64],
+            }
         )
         self.counts["records"] += 1
         if customer.target_id is None:
@@ -380,14 +380,30 @@ class _Rows:
 
     def flush(self) -> None:
         if self.file is not None and not self.report.error_count:
-            for obj in self.records:
-                obj.file_id = self.file.pk
-            for inv in self.inventory:
-                inv.file_id = self.file.pk
-            bulk.insert(FlowRecord, self.records, with_pk=False)
-            bulk.insert(InventoryRecord, self.inventory, with_pk=False)
+            _insert(FlowRecord, self.records, file_id=self.file.pk)
+            _insert(InventoryRecord, self.inventory, file_id=self.file.pk)
         self.records = []
         self.inventory = []
+
+
+def _insert(model: Any, rows: list[dict[str, Any]], *, file_id: int) -> None:
+    """One executemany of plain values (dates and Decimals are adapted by the driver on both databases)."""
+    if not rows:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_default() for f in fields}
+    defaults["file_id"] = file_id
+    columns = [f.attname for f in fields]
+    quote = connection.ops.quote_name
+    # identifiers come from the model's own metadata, values are parameters
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(model._meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    params = [tuple(row.get(c, defaults[c]) for c in columns) for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def import_flow_file(
