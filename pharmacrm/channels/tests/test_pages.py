@@ -229,3 +229,38 @@ def test_home_shows_expiring_licence_alerts(personas: Personas) -> None:
     body = _client(personas.owner).get(reverse("channels:home")).content.decode()
     assert "GSP-SOON" in body
     assert "GSP-SOON" not in _client(personas.colleague).get(reverse("channels:home")).content.decode()
+
+
+def test_edit_partner_through_the_form_is_audited(personas: Personas) -> None:
+    (partner,) = _partners(personas, 1)
+    response = _client(personas.owner).post(
+        reverse("channels:partner_edit", args=[partner.pk]),
+        {
+            "code": partner.code,
+            "kind": "distributor",
+            "status": "suspended",
+            "org_unit": personas.team_n1a.pk,
+            "manager": personas.owner.pk,
+        },
+    )
+    assert response.status_code == 302
+    partner.refresh_from_db()
+    assert (partner.status, partner.manager) == (ChannelPartner.Status.SUSPENDED, personas.owner)
+    latest = partner.history.latest()
+    assert latest.history_user == personas.owner and latest.history_source == "ui"
+
+
+def test_licence_alerts_command(personas: Personas) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from pharmacrm.channels.models import LicenceAlert
+
+    (partner,) = _partners(personas, 1)
+    LicenceFactory(partner=partner, expires_on=dt.date(2026, 6, 1))
+    out = StringIO()
+    call_command("licence_alerts", "--date", "2026-05-01", "--days", "45", stdout=out)
+    assert "1 new" in out.getvalue()
+    call_command("licence_alerts", "--date", "2026-05-01", "--days", "45", stdout=out)
+    assert LicenceAlert.objects.count() == 1
