@@ -197,3 +197,55 @@ def test_matching_order_code_before_alias_before_name(world: FlowWorld) -> None:
     by_code, by_alias = FlowRecord.objects.order_by("row_no")
     assert (by_code.institution, by_code.customer_match) == (world.union, MatchMethod.CODE)
     assert (by_alias.institution, by_alias.customer_match) == (world.peking, MatchMethod.ALIAS)
+
+
+def test_xlsx_with_real_date_cells_and_serial_numbers(world: FlowWorld) -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    _template(world)
+    book = Workbook()
+    sheet: Any = book.active
+    sheet.append(HEADER.split(","))
+    sheet.append(
+        [
+            dt.datetime(2026, 1, 5),
+            "H001",
+            "北京协和医院",
+            "NXT100",
+            "诺欣妥",
+            "100mg*14片",
+            10,
+            "盒",
+            25.5,
+            255,
+            "B1",
+            "纯销",
+        ]
+    )
+    sheet.append(
+        [
+            46028,
+            "H002",
+            "北京大学第一医院",
+            "NXT100",
+            "诺欣妥",
+            "100mg*14片",
+            3,
+            "盒",
+            25.5,
+            None,
+            "B1",
+            "纯销",
+        ]
+    )
+    out = io.BytesIO()
+    book.save(out)
+    result = _import(world, out)
+    assert result.outcome == "imported", list(result.lines())
+    assert sorted(FlowRecord.objects.values_list("sale_date", flat=True)) == [
+        dt.date(2026, 1, 5),
+        dt.date(2026, 1, 6),
+    ]
+    assert result.report.format == "xlsx"
