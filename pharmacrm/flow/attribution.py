@@ -2,9 +2,11 @@
 
 A record's territory is its institution's territory (Institution.territory, or the province/city
 TerritoryRule when the institution has none); its rep is the primary holder of that territory on
-the sale date, read from the TerritoryAssignment history. Everything is done with UPDATE
-statements over id ranges (correlated subqueries), never row by row, so attribution keeps up
-with a million-row import; re-running it changes nothing (idempotent) and reports what changed.
+the sale date, read from the TerritoryAssignment history. Institutions' territories and the
+territories' coverage periods are resolved in Python (small), then one plain UPDATE per
+(territory, coverage period) selects its rows by (institution, sale date) — never row by row, so
+attribution keeps up with a million-row import; only differences are written, so re-running it
+changes nothing (idempotent) and reports what changed.
 
 Institutions do not carry territory validity periods: a realigned institution's past sales follow
 its current territory (the audit history records the move, but attribution does not read it).
@@ -18,8 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.core.models import TerritoryAssignment, TerritoryRule
@@ -66,47 +67,6 @@ class AttributionResult:
         }
 
 
-# --- Expressions ---------------------------------------------------------------------------------
-
-
-def territory_expression() -> Subquery:
-    """The territory of the row's institution: its own, else the city rule, else the province rule."""
-    city_rule = TerritoryRule.objects.filter(province_id=OuterRef("province_id"), city_id=OuterRef("city_id"))
-    province_rule = TerritoryRule.objects.filter(province_id=OuterRef("province_id"), city__isnull=True)
-    institution = Institution.objects.filter(pk=OuterRef("institution_id")).annotate(
-        resolved=Coalesce(
-            F("territory_id"),
-            Subquery(city_rule.values("territory_id")[:1]),
-            Subquery(province_rule.values("territory_id")[:1]),
-            output_field=IntegerField(),
-        )
-    )
-    return Subquery(institution.values("resolved")[:1], output_field=IntegerField())
-
-
-def rep_expression(territory_ref: OuterRef) -> Subquery:
-    """The primary holder of the territory `territory_ref` on the row's sale date (latest start wins)."""
-    holders = (
-        TerritoryAssignment.objects.filter(
-            territory_id=territory_ref,
-            kind=TerritoryAssignment.Kind.PRIMARY,
-            valid_from__lte=OuterRef("sale_date"),
-        )
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=OuterRef("sale_date")))
-        .order_by("-valid_from", "-pk")
-    )
-    return Subquery(holders.values("user_id")[:1], output_field=IntegerField())
-
-
-def _differs(column: str, annotation: str) -> Q:
-    """Null-safe `column IS DISTINCT FROM annotation` (Django has no such lookup)."""
-    return (
-        Q(**{f"{column}__isnull": True, f"{annotation}__isnull": False})
-        | Q(**{f"{column}__isnull": False, f"{annotation}__isnull": True})
-        | (Q(**{f"{column}__isnull": False, f"{annotation}__isnull": False}) & ~Q(**{column: F(annotation)}))
-    )
-
-
 # --- Chunking --------------------------------------------------------------------------------------
 
 
@@ -123,40 +83,101 @@ def _id_chunks(record_ids: Iterable[int]) -> Iterator[Q]:
                 yield Q(pk__in=chunk[sub : sub + step])
 
 
-def _range_chunks(qs: QuerySet[FlowRecord]) -> Iterator[Q]:
-    """pk-range filters walking `qs` CHUNK ids at a time (no id lists in memory)."""
-    bounds = qs.order_by().values_list("pk", flat=True)
-    low = bounds.order_by("pk").first()
-    high = bounds.order_by("-pk").first()
-    if low is None or high is None:
-        return
-    for start in range(low, high + 1, CHUNK):
-        yield Q(pk__gte=start, pk__lt=start + CHUNK)
-
-
 # --- Steps -----------------------------------------------------------------------------------------
 
 
+def _resolve_territories(institution_ids: list[int]) -> dict[int, int | None]:
+    """Institution → its territory: its own, else its city's rule, else its province's rule."""
+    rules = {(r.province_id, r.city_id): r.territory_id for r in TerritoryRule.objects.all()}
+    resolved: dict[int, int | None] = {}
+    step = _in_chunk()
+    for start in range(0, len(institution_ids), step):
+        for pk, own, province, city in Institution.objects.filter(
+            pk__in=institution_ids[start : start + step]
+        ).values_list("pk", "territory_id", "province_id", "city_id"):
+            resolved[pk] = own or rules.get((province, city)) or rules.get((province, None))
+    return resolved
+
+
+Segment = tuple[dt.date | None, dt.date | None, int | None]  # first day, last day (None = open), rep
+
+
+def _coverage(territory_ids: set[int]) -> dict[int, list[Segment]]:
+    """Per territory, the whole time line cut into periods with their primary holder (None in gaps)."""
+    rows: dict[int, list[tuple[dt.date, dt.date | None, int]]] = defaultdict(list)
+    for territory_id, user_id, start, end in (
+        TerritoryAssignment.objects.filter(
+            territory_id__in=territory_ids, kind=TerritoryAssignment.Kind.PRIMARY
+        )
+        .order_by("territory_id", "valid_from", "pk")
+        .values_list("territory_id", "user_id", "valid_from", "valid_to")
+    ):
+        rows[territory_id].append((start, end, user_id))
+    one_day = dt.timedelta(days=1)
+    timeline: dict[int, list[Segment]] = {}
+    for territory_id in territory_ids:
+        segments: list[Segment] = []
+        cursor: dt.date | None = None  # first day not yet covered (None = the beginning of time)
+        periods = rows.get(territory_id, [])
+        for i, (start, end, user_id) in enumerate(periods):
+            # The latest start wins where periods overlap (they should not for primary holders).
+            following = periods[i + 1][0] if i + 1 < len(periods) else None
+            if following is not None and (end is None or end >= following):
+                end = following - one_day
+            if end is not None and end < start:
+                continue
+            if cursor is None or start > cursor:
+                segments.append((cursor, start - one_day, None))
+            segments.append((start, end, user_id))
+            cursor = None if end is None else end + one_day
+            if end is None:
+                break
+        else:
+            segments.append((cursor, None, None))
+        timeline[territory_id] = segments
+    return timeline
+
+
 def _attribute_chunk(rows: QuerySet[FlowRecord]) -> AttributionResult:
-    """Territory, then rep, of `rows`; counts the rows where either differs before writing."""
+    """Territory and rep of `rows`: one UPDATE per (territory, coverage period), writing only differences.
+
+    The territory of each institution and the coverage periods of each territory are resolved in
+    Python (a few thousand institutions, a few hundred periods), so every statement is a plain
+    indexed UPDATE (institution, sale_date range) with no per-row subquery.
+    """
     result = AttributionResult()
-    result.changed = (
-        rows.annotate(new_territory=territory_expression())
-        .annotate(new_rep=rep_expression(OuterRef("new_territory")))
-        .filter(_differs("territory_id", "new_territory") | _differs("rep_id", "new_rep"))
-        .count()
+    institution_ids = sorted(
+        i for i in rows.order_by().values_list("institution_id", flat=True).distinct() if i is not None
     )
-    result.territory = (
-        rows.annotate(new_territory=territory_expression())
-        .filter(_differs("territory_id", "new_territory"))
-        .update(territory_id=territory_expression())
-    )
-    # A second statement: the rep follows the territory just written.
-    result.rep = (
-        rows.annotate(new_rep=rep_expression(OuterRef("territory_id")))
-        .filter(_differs("rep_id", "new_rep"))
-        .update(rep_id=rep_expression(OuterRef("territory_id")))
-    )
+    territory_of = _resolve_territories(institution_ids)
+    by_territory: dict[int, list[int]] = defaultdict(list)
+    for institution_id, territory_id in territory_of.items():
+        if territory_id is not None:
+            by_territory[territory_id].append(institution_id)
+    step = _in_chunk()
+    for territory_id, segments in _coverage(set(by_territory)).items():
+        members = by_territory[territory_id]
+        for start in range(0, len(members), step):
+            group = rows.filter(institution_id__in=members[start : start + step])
+            for first, last, rep_id in segments:
+                part = group
+                if first is not None:
+                    part = part.filter(sale_date__gte=first)
+                if last is not None:
+                    part = part.filter(sale_date__lte=last)
+                result.territory += part.exclude(territory_id=territory_id).count()
+                result.rep += (
+                    part.exclude(rep_id=rep_id) if rep_id else part.filter(rep__isnull=False)
+                ).count()
+                same = Q(territory_id=territory_id) & (Q(rep_id=rep_id) if rep_id else Q(rep__isnull=True))
+                result.changed += part.exclude(same).update(territory_id=territory_id, rep_id=rep_id)
+    # Unmatched rows and institutions without a territory: nobody's.
+    nobody = rows.filter(
+        Q(institution__isnull=True) | Q(institution_id__in=[i for i, t in territory_of.items() if t is None])
+    ).exclude(territory__isnull=True, rep__isnull=True)
+    result.territory += nobody.filter(territory__isnull=False).count()
+    result.rep += nobody.filter(rep__isnull=False).count()
+    result.changed += nobody.update(territory=None, rep=None)
     return result
 
 
@@ -269,9 +290,9 @@ def _attribute_rows(rows: QuerySet[FlowRecord], *, flags: bool) -> AttributionRe
 def attribute_file(*, file_id: int, flags: bool = True) -> AttributionResult:
     """Attribute every record of one flow file (pk ranges, no id list in memory)."""
     records = FlowRecord.objects.filter(file_id=file_id)
-    result = AttributionResult(rows=records.count())
-    for chunk in _range_chunks(records):
-        result += _attribute_rows(records.filter(chunk), flags=flags)
+    # The whole file at once: each statement selects its rows by (institution, sale date).
+    result = _attribute_rows(records, flags=flags)
+    result.rows = records.count()
     return result
 
 
@@ -295,10 +316,6 @@ def reattribute(
             | Q(institution__territory_id__in=ids)
             | Q(institution__territory__isnull=True)
         )
-    result = AttributionResult()
-    for chunk in _range_chunks(records):
-        rows = FlowRecord.objects.filter(pk__in=records.filter(chunk).values("pk"))
-        part = _attribute_chunk(rows)
-        part.rows = rows.count()
-        result += part
+    result = _attribute_chunk(records)
+    result.rows = records.count()
     return result
