@@ -241,6 +241,8 @@ class FlowRecord(models.Model):
             models.Index(fields=["sku", "sale_date"], name="flow_rec_sku_date"),
             models.Index(fields=["territory", "sale_date"], name="flow_rec_terr_date"),
             models.Index(fields=["file", "row_no"], name="flow_rec_file_row"),
+            # 两票制 detection looks up transfers to a distributor's institution by SKU and date
+            models.Index(fields=["kind", "institution", "sku", "sale_date"], name="flow_rec_kind_inst_sku"),
             models.Index(
                 fields=["customer_name"],
                 condition=Q(institution__isnull=True),
