@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Min, Q, QuerySet
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.core.models import TerritoryAssignment, TerritoryRule
@@ -238,23 +238,33 @@ def flag_extra_hops(rows: QuerySet[FlowRecord]) -> int:
         institution__kind=Institution.Kind.HOSPITAL, institution__ownership=Institution.Ownership.PUBLIC
     )
     # Two levels out: the candidate sale (the transfer row is the first level).
-    partner_institution = ChannelPartner.objects.filter(pk=OuterRef(OuterRef("distributor_id"))).values(
-        "institution_id"
-    )[:1]
-    received = FlowRecord.objects.filter(
-        kind=FlowRecord.Kind.TRANSFER,
-        institution_id=Subquery(partner_institution),
-        sku_id=OuterRef("sku_id"),
-        sale_date__lte=OuterRef("sale_date"),
-    ).exclude(distributor_id=OuterRef("distributor_id"))
+    institution_of = dict(ChannelPartner.objects.values_list("pk", "institution_id"))
     candidates = rows.filter(public_hospital, kind=FlowRecord.Kind.SALE, sku__isnull=False)
     flipped = 0
-    for period in candidates.order_by().values_list("period", flat=True).distinct():
+    # One (distributor, SKU, month) at a time: its first transfer received from another distributor
+    # in the window decides, since every sale of that month on or after it has one before it.
+    for distributor_id, sku_id, period in (
+        candidates.order_by().values_list("distributor_id", "sku_id", "period").distinct()
+    ):
         previous = (period - dt.timedelta(days=1)).replace(day=1)
-        hit = Exists(received.filter(sale_date__gte=previous))
-        in_period = candidates.filter(period=period)
-        flipped += in_period.filter(extra_hop=False).filter(hit).update(extra_hop=True)
-        flipped += in_period.filter(extra_hop=True).exclude(hit).update(extra_hop=False)
+        month_end = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        first = (
+            FlowRecord.objects.filter(
+                kind=FlowRecord.Kind.TRANSFER,
+                institution_id=institution_of[distributor_id],
+                sku_id=sku_id,
+                sale_date__gte=previous,
+                sale_date__lte=month_end,
+            )
+            .exclude(distributor_id=distributor_id)
+            .aggregate(first=Min("sale_date"))["first"]
+        )
+        group = candidates.filter(distributor_id=distributor_id, sku_id=sku_id, period=period)
+        if first is None:
+            flipped += group.filter(extra_hop=True).update(extra_hop=False)
+            continue
+        flipped += group.filter(extra_hop=False, sale_date__gte=first).update(extra_hop=True)
+        flipped += group.filter(extra_hop=True, sale_date__lt=first).update(extra_hop=False)
     flipped += (
         rows.filter(extra_hop=True)
         .exclude(public_hospital & Q(kind=FlowRecord.Kind.SALE, sku__isnull=False))
