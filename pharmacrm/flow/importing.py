@@ -153,11 +153,22 @@ def save_template(
         template = FlowTemplate.objects.filter(distributor=distributor, header_signature=signature).first()
         if template is None:
             template = FlowTemplate(distributor=distributor, header_signature=signature, created_by=actor)
+        # The default name carries the layout's signature, so two layouts saved on one day don't clash.
         template.name = (
             name
             or template.name
-            or _("{code} 模板 {day}").format(code=distributor.code, day=timezone.localdate().isoformat())
+            or _("{code} 模板 {day} {sig}").format(
+                code=distributor.code, day=timezone.localdate().isoformat(), sig=signature[:6]
+            )
         )
+        clash = FlowTemplate.objects.filter(distributor=distributor, name=template.name)
+        if template.pk:
+            clash = clash.exclude(pk=template.pk)
+        if clash.exists():
+            from pharmacrm.core.errors import DomainError
+
+            message = _("该经销商已有名为“{name}”的模板，请换一个名称。").format(name=template.name)
+            raise DomainError(message, fields={"name": [message]}, code="duplicate_name")
         template.headers = header
         template.column_mapping = clean
         template.date_format = date_format

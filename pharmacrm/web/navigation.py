@@ -68,7 +68,12 @@ NAV: list[NavItem] = [
     NavItem(_("市场数据"), "commercial:market_list", "pie-chart", COMMERCIAL_DATA),
     # Channels: never reps (RULES_CN §1); compliance reads.
     NavItem(_("渠道"), "channels:home", "truck", MANAGEMENT | {Role.COMMERCIAL, Role.COMPLIANCE}),
-    NavItem(_("渠道评估"), "channels:review_list", "clipboard-data", MANAGEMENT | {Role.COMMERCIAL, Role.COMPLIANCE}),
+    NavItem(
+        _("渠道评估"),
+        "channels:review_list",
+        "clipboard-data",
+        MANAGEMENT | {Role.COMMERCIAL, Role.COMPLIANCE},
+    ),
     # Flow data (流向): never reps (RULES_CN §1); institution level only (§2).
     NavItem(_("流向数据"), "flow:file_list", "arrow-left-right", MANAGEMENT | {Role.COMMERCIAL}),
     NavItem(_("未匹配队列"), "flow:unmatched", "question-diamond", MANAGEMENT | {Role.COMMERCIAL}),

@@ -249,3 +249,30 @@ def test_xlsx_with_real_date_cells_and_serial_numbers(world: FlowWorld) -> None:
         dt.date(2026, 1, 6),
     ]
     assert result.report.format == "xlsx"
+
+
+def test_two_layouts_saved_the_same_day_get_distinct_names_and_a_named_clash_is_refused(
+    world: FlowWorld,
+) -> None:
+    from pharmacrm.core.errors import DomainError
+
+    first = _template(world)
+    other_header = [*HEADER.split(","), "备注"]
+    second = save_template(
+        actor=world.user,
+        distributor=world.distributor,
+        header=other_header,
+        mapping=dict(first.column_mapping),
+    )
+    assert first.name != second.name
+    with pytest.raises(DomainError, match="已有名为"):
+        save_template(
+            actor=world.user,
+            distributor=world.distributor,
+            header=other_header,
+            mapping=dict(first.column_mapping),
+            name=first.name,
+        )
+    second.refresh_from_db()
+    assert FlowTemplate.objects.filter(distributor=world.distributor).count() == 2
+    assert second.name != first.name

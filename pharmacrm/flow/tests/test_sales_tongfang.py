@@ -170,3 +170,13 @@ def test_another_jurisdiction_may_allow_district_managers() -> None:
     assert professional_estimate_decision(user=UserFactory(roles=[Role.DISTRICT_MANAGER])).allowed
     assert not professional_estimate_decision(user=UserFactory(roles=[Role.COMMERCIAL])).allowed
     assert not professional_estimate_decision(user=UserFactory(roles=[Role.REP])).allowed
+
+
+def test_the_shipped_policy_sets_hold_the_rule() -> None:
+    """The migration puts the rule in the China set (no district manager) and the example set (with)."""
+    china = PolicyRule.objects.get(policy_set__code="CN", code="professional_estimate_roles")
+    other = PolicyRule.objects.get(policy_set__code="HK", code="professional_estimate_roles")
+    assert (
+        "district_manager" not in china.params["allowed_roles"] and "rep" not in china.params["allowed_roles"]
+    )
+    assert "district_manager" in other.params["allowed_roles"]
