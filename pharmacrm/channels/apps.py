@@ -41,3 +41,13 @@ class ChannelsConfig(AppConfig):
         from pharmacrm.channels import scoring
 
         scoring.register_builtin_metrics()
+
+        from pharmacrm.channels import tasks
+        from pharmacrm.core import schedule
+
+        schedule.register(
+            "channels.licence_alerts",
+            at="01:40",
+            job=tasks.record_licence_alerts_task,
+            description="Channel partners' licences expiring within 60 days",
+        )

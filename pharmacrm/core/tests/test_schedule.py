@@ -59,6 +59,7 @@ def test_the_apps_register_the_daily_jobs_from_ready() -> None:
         "customers.profile_quality",
         "core.sessions",
         "core.import_uploads",
+        "channels.licence_alerts",
     } <= set(jobs)
     assert jobs["engagement.commitments"].target == "pharmacrm.engagement.tasks.remind_commitments"
     assert jobs["customers.retention"].target == "pharmacrm.customers.tasks.apply_retention"
