@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/pharmacrm demo --scale $(SCALE)
 	@echo
 	@echo "PharmaCRM demo: http://127.0.0.1:$(PORT)/   (Ctrl-C stops it)"
-	@echo "Logins (password pharmacrm-demo): admin, director, manager1, rep1, rep2, service1, compliance1"
+	@echo "Logins (password pharmacrm-demo): admin, director, manager1, rep1, rep2, service1, compliance1, ka1"
 	DEBUG=1 LOG_FORMAT=plain $(BIN)/pharmacrm runserver 127.0.0.1:$(PORT)
 
 serve: $(STAMP)

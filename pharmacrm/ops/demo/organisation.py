@@ -81,6 +81,7 @@ FIXED_LOGINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("rep2", "李静怡", (Role.REP,)),
     ("service1", "赵雪梅", (Role.SERVICE,)),
     ("compliance1", "钱正华", (Role.COMPLIANCE,)),
+    ("ka1", "吴海峰", (Role.COMMERCIAL,)),
 )
 FIXED_USERNAMES = tuple(u for u, _, _ in FIXED_LOGINS)
 
@@ -316,7 +317,13 @@ def plan_organisation(
             institutions=members,
         )
         province = specs[members[0]].province
-        territory.holder = new_user(roles=(Role.COMMERCIAL,), unit=region_unit, province=province)
+        if region_unit == plan.units[anchor_district].parent and "ka1" in fixed:
+            # ka1 (sales operations) covers the distributors of rep1's region: flow files, the
+            # unmatched queue and channel reviews have a named login.
+            territory.holder = fixed["ka1"]
+            plan.users[fixed["ka1"]].unit = region_unit
+        else:
+            territory.holder = new_user(roles=(Role.COMMERCIAL,), unit=region_unit, province=province)
         plan.territories.append(territory)
 
     for t_index, territory in enumerate(plan.territories):

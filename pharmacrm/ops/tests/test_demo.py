@@ -98,6 +98,7 @@ def test_fixed_logins_have_their_roles() -> None:
         "rep2": {Role.REP},
         "service1": {Role.SERVICE},
         "compliance1": {Role.COMPLIANCE},
+        "ka1": {Role.COMMERCIAL},
     }
     for username, roles in expected.items():
         user = User.objects.get(username=username)
