@@ -305,6 +305,7 @@ def plan_organisation(
             territory.takeover = rng.choice(months) if months else dt.date(today.year - 1, 7, 1)
 
     # Commercial (商务/KA) managers: one per region, covering the region's distributors.
+    ka1_region = plan.units[anchor_district].parent if anchor_district is not None else None
     for region_code, region_unit in region_units.items():
         members = distributors.get(region_code, [])
         if not members:
@@ -317,7 +318,7 @@ def plan_organisation(
             institutions=members,
         )
         province = specs[members[0]].province
-        if region_unit == plan.units[anchor_district].parent and "ka1" in fixed:
+        if region_unit == ka1_region and "ka1" in fixed:
             # ka1 (sales operations) covers the distributors of rep1's region: flow files, the
             # unmatched queue and channel reviews have a named login.
             territory.holder = fixed["ka1"]
