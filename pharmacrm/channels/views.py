@@ -153,11 +153,10 @@ class PartnerListView(RoleRequiredMixin, ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return ChannelPartner.objects.select_related("institution__province", "org_unit", "manager")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if services.may_edit_channels(self.request.user):
-            ctx["create_url_name"] = "channels:partner_create"
-        return ctx
+    create_url_name = "channels:partner_create"
+
+    def may_create(self) -> bool:
+        return bool(services.may_edit_channels(self.request.user))
 
 
 class PartnerDetailView(ChannelObjectMixin, ObjectDetailView):
@@ -567,11 +566,10 @@ class ReviewListView(RoleRequiredMixin, ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return ChannelReview.objects.select_related("partner__institution", "reviewer")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if services.may_edit_channels(self.request.user):
-            ctx["create_url_name"] = "channels:review_create"
-        return ctx
+    create_url_name = "channels:review_create"
+
+    def may_create(self) -> bool:
+        return bool(services.may_edit_channels(self.request.user))
 
 
 class ReviewValuesForm(forms.Form):

@@ -118,11 +118,10 @@ class PriceListView(RoleRequiredMixin, ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return PricePolicy.objects.select_related("sku__product", "province")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if prices.may_edit_prices(self.request.user):
-            ctx["create_url_name"] = "commercial:price_create"
-        return ctx
+    create_url_name = "commercial:price_create"
+
+    def may_create(self) -> bool:
+        return bool(prices.may_edit_prices(self.request.user))
 
 
 class PriceDetailView(CommercialDataDetail):
@@ -249,11 +248,10 @@ class TenderListView(RoleRequiredMixin, ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return Tender.objects.select_related("sku__product", "province")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if prices.may_edit_prices(self.request.user):
-            ctx["create_url_name"] = "commercial:tender_create"
-        return ctx
+    create_url_name = "commercial:tender_create"
+
+    def may_create(self) -> bool:
+        return bool(prices.may_edit_prices(self.request.user))
 
 
 class TenderDetailView(CommercialDataDetail):
@@ -369,11 +367,10 @@ class PromotionListView(RoleRequiredMixin, ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return Promotion.objects.select_related("owner")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if promotions.may_edit_promotions(self.request.user):
-            ctx["create_url_name"] = "commercial:promotion_create"
-        return ctx
+    create_url_name = "commercial:promotion_create"
+
+    def may_create(self) -> bool:
+        return bool(promotions.may_edit_promotions(self.request.user))
 
 
 class PromotionDetailView(CommercialDataDetail):

@@ -79,11 +79,10 @@ class ProductListView(ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return Product.objects.select_related("therapeutic_area").annotate(sku_count=Count("skus"))
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if product_services.may_edit_products(self.request.user):
-            ctx["create_url_name"] = "commercial:product_create"
-        return ctx
+    create_url_name = "commercial:product_create"
+
+    def may_create(self) -> bool:
+        return bool(product_services.may_edit_products(self.request.user))
 
 
 def _product_form_page(request: HttpRequest, product: Product | None) -> HttpResponse:
@@ -196,11 +195,10 @@ class SkuListView(ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return Sku.objects.select_related("product")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if product_services.may_edit_products(self.request.user):
-            ctx["create_url_name"] = "commercial:sku_create"
-        return ctx
+    create_url_name = "commercial:sku_create"
+
+    def may_create(self) -> bool:
+        return bool(product_services.may_edit_products(self.request.user))
 
 
 @login_required
@@ -297,11 +295,10 @@ class CompetitorListView(ObjectListView):
             "competes_with__therapeutic_area"
         )
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if product_services.may_edit_products(self.request.user):
-            ctx["create_url_name"] = "commercial:competitor_create"
-        return ctx
+    create_url_name = "commercial:competitor_create"
+
+    def may_create(self) -> bool:
+        return bool(product_services.may_edit_products(self.request.user))
 
 
 @login_required

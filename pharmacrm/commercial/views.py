@@ -74,11 +74,10 @@ class ListingListView(ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return Listing.objects.select_related("institution", "product", "owner")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if may_edit(self.request.user):
-            ctx["create_url_name"] = "commercial:listing_create"
-        return ctx
+    create_url_name = "commercial:listing_create"
+
+    def may_create(self) -> bool:
+        return bool(may_edit(self.request.user))
 
 
 class ListingDetailView(ObjectDetailView):

@@ -41,7 +41,7 @@ class ObjectListView(ScopedMixin, SingleTableMixin, FilterView):
     """A filterable, sortable, paginated list. An HTMX request gets only the results partial.
 
     Subclasses set `model`, `table_class`, `filterset_class`, `title` and optionally
-    `create_url_name`. The query count does not grow with rows: tables must only touch
+    `create_url_name`, offered when `may_create()` says the user may create one. The query count does not grow with rows: tables must only touch
     relations selected in `base_queryset`.
     """
 
@@ -57,11 +57,15 @@ class ObjectListView(ScopedMixin, SingleTableMixin, FilterView):
             return [f"{self.template_name}#results"]
         return [self.template_name]
 
+    def may_create(self) -> bool:
+        """Whether the list offers its create button to this user (the create view still checks)."""
+        return True
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
         ctx.update(
             title=self.title,
-            create_url_name=self.create_url_name,
+            create_url_name=self.create_url_name if self.create_url_name and self.may_create() else None,
             breadcrumbs=[*self.breadcrumbs, (self.title, None)],
         )
         return ctx

@@ -99,11 +99,10 @@ class InstitutionListView(ObjectListView):
     def get_queryset(self) -> QuerySet[Any]:
         return selectors.visible_institutions(user=self.request.user)
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if services.may_edit(self.request.user):
-            ctx["create_url_name"] = "customers:institution_create"
-        return ctx
+    create_url_name = "customers:institution_create"
+
+    def may_create(self) -> bool:
+        return bool(services.may_edit(self.request.user))
 
 
 class InstitutionDetailView(ObjectDetailView):

@@ -106,11 +106,10 @@ class FileListView(RoleRequiredMixin, ObjectListView):
     def base_queryset(self) -> QuerySet[Any]:
         return FlowFile.objects.select_related("distributor").order_by("-period", "distributor__code", "-id")
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        ctx = super().get_context_data(**kwargs)
-        if may_import(self.request.user):
-            ctx["create_url_name"] = "flow:upload"
-        return ctx
+    create_url_name = "flow:upload"
+
+    def may_create(self) -> bool:
+        return bool(may_import(self.request.user))
 
 
 class FileDetailView(FlowObjectMixin, ObjectDetailView):
