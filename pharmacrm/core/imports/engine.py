@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from pharmacrm.core.audit import Source, audit_context
 from pharmacrm.core.imports.columns import CellError, Column, normalise_header
+from pharmacrm.core.memory import release_free_heap
 from pharmacrm.core.spreadsheets import MAX_CELL_CHARS, SpreadsheetError, open_sheet
 
 # The report keeps this many issues of each level; the counts are always complete.
@@ -453,5 +454,10 @@ def _run(
             todo = [r for r in good if r.action in ("create", "update")]
             if todo:
                 importer.write(todo)
+            del todo
+        del rows, good
+        # The batch's buffers are free now: give them back, or the heap grows with the file
+        # (pharmacrm.core.memory says why).
+        release_free_heap()
         if on_progress is not None:
             on_progress(report.rows, sheet.progress())
