@@ -79,11 +79,22 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
     # naive-datetime check, get_prep_value) cost ~15% of an import for values already right.
     internal = field.get_internal_type()
     if internal == "DateTimeField":
+        # A batch stamps every row with the same instant (created_at, updated_at, history_date):
+        # remember the last conversion (half of the datetime work of an import was this one value).
+        # One (value, result) pair swapped as a whole, so threads never see half of it; holding the
+        # value keeps its id from being reused by another object.
+        last: list[tuple[Any, Any]] = [(None, None)]
 
         def convert_datetime(value: Any) -> Any:
+            seen, result = last[0]
+            if value is seen and value is not None:
+                return result
             if type(value) is dt.datetime and value.tzinfo is not None:
-                return connection.ops.adapt_datetimefield_value(value)
-            return convert(value)
+                result = connection.ops.adapt_datetimefield_value(value)
+            else:
+                result = convert(value)
+            last[0] = (value, result)
+            return result
 
         return convert_datetime
     if internal == "DateField":
@@ -120,16 +131,31 @@ def allocate_pks(model: type[models.Model], count: int) -> list[int]:
     return list(range(top + 1, top + 1 + count))
 
 
-def insert(model: type[models.Model], objs: Sequence[models.Model], *, with_pk: bool = True) -> None:
-    """INSERT the objects as they are (their pks included unless with_pk=False); no signals."""
+def insert(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    with_pk: bool = True,
+    now: dt.datetime | None = None,
+) -> None:
+    """INSERT the objects as they are (their pks included unless with_pk=False); no signals.
+
+    auto_now/auto_now_add fields get `now` when given (one instant for a whole bulk write, as one
+    transaction has), else the time of each object's pre_save.
+    """
     if not objs:
         return
     sql, columns, auto = _plan(model, with_pk)
     fks: list[Any] = [f for f in model._meta.concrete_fields if f.is_relation]
+    stamped = [f.attname for f in auto] if now is not None else []
     rows = []
     for obj in objs:
-        for field in auto:
-            field.pre_save(obj, True)
+        if stamped:
+            for attname in stamped:
+                setattr(obj, attname, now)
+        else:
+            for field in auto:
+                field.pre_save(obj, True)
         for field in fks:
             # A related object saved after this one was built (Segment(professional=p) before p had
             # its pk): take the pk now, as Model.save() would.
@@ -159,7 +185,7 @@ def insert_with_history(
         raise RuntimeError("insert_with_history allocates primary keys and must run inside a transaction")
     for obj, pk in zip(objs, allocate_pks(model, len(objs)), strict=True):
         obj.pk = pk
-    insert(model, objs)
+    insert(model, objs, now=when)
     history_model = model.history.model  # type: ignore[attr-defined]
     sql, columns, _auto = _plan(history_model, False)
     fixed = {
