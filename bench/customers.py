@@ -17,9 +17,16 @@ other's rows:
    no search index, no segments);
 4. import: `pharmacrm import professionals FILE` in a child process, exactly as a user runs it
    (every check, history rows, pinyin, search keys, segments with explanations, profile quality,
-   primary affiliations); wall time and the child's peak RSS (ru_maxrss);
+   primary affiliations); wall time and the child's own peak RSS (VmHWM, reported by the child:
+   wait4's ru_maxrss would include this benchmark's own size, see ops.benchmarks.run_pharmacrm);
 5. again: the same command on the same file once more (every row unchanged: nothing written);
-6. dry run: `--dry-run` on a fresh copy (checks only).
+6. dry run: `--dry-run` on a fresh copy (checks only);
+7. the output floor: every row the import wrote (found by comparing each table with the seed),
+   read back from the imported database and inserted raw into a fresh seeded copy with one
+   executemany per 5,000 rows per table, in one transaction. It is what writing the import's
+   output costs the database with no Python in between: the import's audit rows, primary
+   affiliations, segments and search keys included. import ÷ floor is the pipeline's own overhead;
+   import ÷ raw (step 3) compares with writing the professional rows alone.
 
 The search latency figures live in bench/customers_search.py (`pharmacrm bench customers_search`);
 `-o search=1` runs it after the import figures so one command prints everything issue 4 asks for.
@@ -33,8 +40,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,7 @@ from django.utils import timezone
 from pharmacrm.core.imports.engine import run_import
 from pharmacrm.core.imports.registry import get_kind
 from pharmacrm.customers.models import Department, Institution, Professional
+from pharmacrm.ops import benchmarks
 
 # Its own databases, seeded by the importer itself: the demo data is not needed.
 NEEDS_DEMO_DATABASE = False
@@ -164,10 +170,12 @@ class Database:
         if self.sqlite:
             self.path = workdir() / "import.sqlite3"
             self.seed_path = workdir() / "seed.sqlite3"
+            self.output_path = workdir() / "output.sqlite3"
         else:
             base = params.setdefault("_BENCH_BASE_NAME", params["NAME"])
             self.name = f"{base}_import"
             self.seed_name = f"{base}_import_seed"
+            self.output_name = f"{base}_import_output"
 
     def url(self) -> str:
         if self.sqlite:
@@ -217,6 +225,36 @@ class Database:
         else:
             self._pg(f'CREATE DATABASE "{self.seed_name}" TEMPLATE "{self.name}"')
 
+    def keep_output(self) -> None:
+        """Keep a copy of the database as the import left it (read by output_floor)."""
+        connection.close()
+        if self.sqlite:
+            _checkpoint(self.path)
+            shutil.copyfile(self.path, self.output_path)
+        else:
+            self._pg(f'DROP DATABASE IF EXISTS "{self.output_name}"')
+            self._pg(f'CREATE DATABASE "{self.output_name}" TEMPLATE "{self.name}"')
+        self._use(str(self.path) if self.sqlite else self.name)
+
+    def _connect(self, name: str) -> Any:
+        if self.sqlite:
+            import sqlite3
+
+            return sqlite3.connect(name)
+        import psycopg
+
+        p = connection.settings_dict
+        return psycopg.connect(
+            dbname=name, user=p["USER"], password=p.get("PASSWORD") or None,
+            host=p["HOST"] or "127.0.0.1", port=p["PORT"] or 5432,
+        )  # fmt: skip
+
+    def output_connection(self) -> Any:
+        return self._connect(str(self.output_path) if self.sqlite else self.output_name)
+
+    def seed_connection(self) -> Any:
+        return self._connect(str(self.seed_path) if self.sqlite else self.seed_name)
+
     def reset(self) -> None:
         """Back to the seeded state."""
         connection.close()
@@ -229,6 +267,41 @@ class Database:
             self._pg(f'DROP DATABASE IF EXISTS "{self.name}"')
             self._pg(f'CREATE DATABASE "{self.name}" TEMPLATE "{self.seed_name}"')
             self._use(self.name)
+
+
+def output_floor(db: Database) -> tuple[float, dict[str, tuple[int, float]]]:
+    """Insert every row the import wrote into a fresh seeded copy, raw: (seconds, {table: (rows, seconds)})."""
+    db.reset()
+    source = db.output_connection()
+    seed = db.seed_connection()
+    qn = connection.ops.quote_name
+    tables = [t for t in connection.introspection.table_names() if not t.startswith("sqlite_")]
+    per_table: dict[str, tuple[int, float]] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in tables:
+            pk = connection.introspection.get_primary_key_column(cursor, table)
+            if pk is None:
+                continue
+            seed_cur = seed.cursor()
+            seed_cur.execute(f"SELECT COALESCE(MAX({qn(pk)}), 0) FROM {qn(table)}")
+            top = seed_cur.fetchone()[0]
+            read = source.cursor()
+            read.execute(f"SELECT * FROM {qn(table)} WHERE {qn(pk)} > {int(top)} ORDER BY {qn(pk)}")
+            columns = ", ".join(qn(d[0]) for d in read.description)
+            sql = f"INSERT INTO {qn(table)} ({columns}) VALUES ({', '.join(['%s'] * len(read.description))})"
+            count, spent = 0, 0.0
+            while batch := read.fetchmany(5000):
+                started = time.perf_counter()
+                cursor.executemany(sql, batch)
+                spent += time.perf_counter() - started
+                count += len(batch)
+            if count:
+                per_table[table] = (count, spent)
+        commit_started = time.perf_counter()
+    commit = time.perf_counter() - commit_started
+    source.close()
+    seed.close()
+    return sum(s for _n, s in per_table.values()) + commit, per_table
 
 
 def _checkpoint(path: Path) -> None:
@@ -300,23 +373,12 @@ def cli_import(db: Database, path: Path, *extra: str) -> tuple[float, float, str
     connection.close()
     env = dict(os.environ)
     env["DATABASE_URL"] = db.url()
-    log = workdir() / "import.log"
-    started = time.perf_counter()
-    with log.open("w") as handle:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "pharmacrm", "import", "professionals", str(path), *extra],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        # wait4 gives this child's own rusage: ru_maxrss is its peak resident set (KB on Linux).
-        _pid, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    output = log.read_text()
-    if child.returncode:
-        raise RuntimeError(f"import failed ({child.returncode}): {output[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, output.strip().splitlines()[0]
+    run = benchmarks.run_pharmacrm(
+        ["import", "professionals", str(path), *extra], env=env, log=workdir() / "import.log"
+    )
+    if run.returncode:
+        raise RuntimeError(f"import failed ({run.returncode}): {run.output[-3000:]}")
+    return run.seconds, run.peak_mb, run.output.splitlines()[0]
 
 
 def measure_import(rows: int, out: Any) -> dict[str, Any]:
@@ -344,6 +406,7 @@ def measure_import(rows: int, out: Any) -> dict[str, Any]:
         "professionals": Professional.objects.count(),
         "history": Professional.history.count(),
     }
+    db.keep_output()
     seconds, _peak, line = cli_import(db, path)
     figures["again_rows_per_s"] = rows / seconds
     out(
@@ -357,8 +420,24 @@ def measure_import(rows: int, out: Any) -> dict[str, Any]:
         f"  dry run (checks only):   {rows:,} rows in {seconds:6.1f} s  = {rows / seconds:9,.0f} rows/s   peak RSS {peak_mb:,.0f} MB"
     )
 
+    floor_seconds, per_table = output_floor(db)
+    figures["floor_seconds"] = floor_seconds
+    figures["floor_tables"] = per_table
+    written = sum(n for n, _s in per_table.values())
+    out(
+        f"  output floor:            {written:,} rows in {floor_seconds:6.1f} s  (every row the import wrote, raw executemany)"
+    )
+    for table, (n, seconds) in sorted(per_table.items(), key=lambda kv: -kv[1][1]):
+        out(f"    {table:40} {n:10,} rows {seconds:7.2f} s")
+
     ratio = figures["import_rows_per_s"] / figures["raw_rows_per_s"]
     figures["ratio"] = ratio
+    figures["ratio_to_floor"] = floor_seconds / figures["import_seconds"]
+    out(
+        f"Floor / raw: {floor_seconds / (rows / figures['raw_rows_per_s']):.1f}× the raw insert's time, so import / raw"
+        f" cannot exceed {(rows / figures['raw_rows_per_s']) / floor_seconds:.2f}× while the import writes these rows;"
+        f" import / floor: {figures['ratio_to_floor']:.2f}× (the pipeline's own overhead)"
+    )
     out(
         f"Import / raw insert: {ratio:.2f}× (goal ≥ {GOAL_RATIO}×) {'ok' if ratio >= GOAL_RATIO else 'MISSED'};"
         f" peak memory {figures['peak_mb']:,.0f} MB (goal < {GOAL_MB} MB) {'ok' if figures['peak_mb'] < GOAL_MB else 'MISSED'}"
@@ -372,7 +451,5 @@ def run(*, ctx: Any) -> None:
     ctx.out(f"Customer import benchmark ({rows:,} professionals), started {started:%Y-%m-%d %H:%M}")
     figures = {"import": measure_import(rows, ctx.out)}
     if ctx.options.get("search") and (Path(__file__).parent / "customers_search.py").exists():
-        from pharmacrm.ops import benchmarks
-
         benchmarks.load("customers_search").run(ctx=ctx)
     ctx.out("JSON " + json.dumps(figures, ensure_ascii=False))

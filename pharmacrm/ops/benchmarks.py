@@ -121,3 +121,58 @@ def describe_load() -> str:
     """Other work on the machine skews every figure; print it so a reader can judge."""
     one, five, _fifteen = os.getloadavg()
     return f"load average {one:.1f} (1 min) / {five:.1f} (5 min)"
+
+
+# --- Measuring a command in a child process ----------------------------------------------------------
+
+PEAK_MARK = "PHARMACRM_PEAK_RSS_KB="
+# The child reports its own high-water mark on exit. Not os.wait4's ru_maxrss: Linux carries the
+# peak of the image a process had before exec() over into it, so a child forked (or vforked) from
+# a 400 MB benchmark reports at least 400 MB however small it stays (measured: a child whose
+# VmHWM was 13.6 MB came back from wait4 with ru_maxrss 413 MB). VmHWM in /proc/self/status is
+# the peak of the current image only.
+_RUNNER = f"""
+import atexit, sys
+def _peak():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    sys.stderr.write("\\n{PEAK_MARK}" + line.split()[1] + "\\n")
+    except OSError:
+        pass
+atexit.register(_peak)
+sys.argv = ["pharmacrm", *sys.argv[1:]]
+from pharmacrm.__main__ import main
+main()
+"""
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    seconds: float
+    peak_mb: float  # the child's own peak resident set (VmHWM), 0 where /proc is missing
+    returncode: int
+    output: str
+
+
+def run_pharmacrm(args: list[str], *, env: dict[str, str], log: Path) -> ChildRun:
+    """Run `pharmacrm ARGS…` in a child process: wall time, its own peak RSS, exit code and output."""
+    import subprocess
+    import time
+
+    started = time.perf_counter()
+    with log.open("w") as handle:
+        code = subprocess.call(  # noqa: S603 (our own interpreter and command)
+            [sys.executable, "-c", _RUNNER, *args], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    seconds = time.perf_counter() - started
+    text = log.read_text()
+    peak_kb = 0
+    lines = []
+    for line in text.splitlines():
+        if line.startswith(PEAK_MARK):
+            peak_kb = int(line[len(PEAK_MARK) :])
+        elif line.strip():
+            lines.append(line)
+    return ChildRun(seconds=seconds, peak_mb=peak_kb / 1024, returncode=code, output="\n".join(lines))
