@@ -399,10 +399,47 @@ def explain(rule: SegmentationRule, professional: Professional, value: str, dime
     return _("{reason} → {value}（规则：{rule}）").format(reason=reason, value=label, rule=rule.name)
 
 
-def evaluate(professional: Professional, dimension: str, rules: list[SegmentationRule]) -> Outcome:
-    """The first matching rule of `dimension`, the inputs the rules read, and why."""
+# Outcomes remembered by a bulk run (an import), keyed by dimension, the inputs the rules read and
+# the current value; past this many entries the memo starts afresh.
+OutcomeMemo = dict[tuple[Any, ...], Outcome]
+MEMO_LIMIT = 10_000
+
+
+def evaluate(
+    professional: Professional,
+    dimension: str,
+    rules: list[SegmentationRule],
+    *,
+    memo: OutcomeMemo | None = None,
+) -> Outcome:
+    """The first matching rule of `dimension`, the inputs the rules read, and why.
+
+    The outcome depends only on the rules, the fields they read and (when none matches) the current
+    value, so a bulk run passes a `memo` for the same rules: 10^6 imported professionals share a few
+    hundred combinations, and writing an explanation costs more than everything else here.
+    """
     read = sorted({c["field"] for r in rules for c in (r.conditions or []) if c.get("field") in FIELDS})
     inputs = {name: FIELDS[name].get(professional) for name in read}
+    key: tuple[Any, ...] | None = None
+    if memo is not None:
+        key = (dimension, *inputs.values(), getattr(professional, dimension))
+        try:
+            known = memo.get(key)
+        except TypeError:  # an unhashable input: no memo for this one
+            key, known = None, None
+        if known is not None:
+            return Outcome(dimension, known.value, known.rule, dict(inputs), known.explanation)
+    outcome = _evaluate(professional, dimension, rules, inputs)
+    if memo is not None and key is not None:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = outcome
+    return outcome
+
+
+def _evaluate(
+    professional: Professional, dimension: str, rules: list[SegmentationRule], inputs: dict[str, Any]
+) -> Outcome:
     # Explanations are stored in the site language. Switching costs more than evaluating: an import
     # evaluates every row inside one override (customers.importing) and skips it here.
     same = translation.get_language() == settings.LANGUAGE_CODE
@@ -434,6 +471,7 @@ def apply_rules(
     rules: dict[str, list[SegmentationRule]],
     segments: dict[str, Segment],
     now: dt.datetime,
+    memo: OutcomeMemo | None = None,
 ) -> Applied:
     """Compute every ruled dimension, in order, onto `segments` and the professional's effective fields."""
     created: list[Segment] = []
@@ -443,7 +481,7 @@ def apply_rules(
         dim_rules = rules.get(dimension)
         if not dim_rules:
             continue
-        outcome = evaluate(professional, dimension, dim_rules)
+        outcome = evaluate(professional, dimension, dim_rules, memo=memo)
         segment = segments.get(dimension)
         if segment is None:
             segment = Segment(professional=professional, dimension=dimension)

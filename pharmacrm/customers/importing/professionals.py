@@ -214,6 +214,7 @@ class ProfessionalImport(ImportKind):
         self.today = timezone.localdate()
         self.driven = segmentation.rule_driven_dimensions() & set(RULE_DRIVEN)
         self.rules = segmentation.active_rules()
+        self.outcomes: segmentation.OutcomeMemo = {}
         self.requirements = quality.requirements_by_role()
         self.institutions: dict[int, Institution] = {}
 
@@ -394,11 +395,13 @@ class ProfessionalImport(ImportKind):
         # One switch to the site language for every explanation of the batch, not one per row.
         with translation.override(settings.LANGUAGE_CODE):
             for p in creates if self.rules else []:
-                applied = segmentation.apply_rules(p, rules=self.rules, segments={}, now=self.now)
+                applied = segmentation.apply_rules(
+                    p, rules=self.rules, segments={}, now=self.now, memo=self.outcomes
+                )
                 new_segments += applied.created
             for row in resegment if self.rules else []:
                 applied = segmentation.apply_rules(
-                    row.obj, rules=self.rules, segments=existing[row.obj.pk], now=self.now
+                    row.obj, rules=self.rules, segments=existing[row.obj.pk], now=self.now, memo=self.outcomes
                 )
                 new_segments += applied.created
                 changed_segments += applied.updated

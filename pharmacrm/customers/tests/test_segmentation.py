@@ -270,3 +270,31 @@ def test_disabled_rules_do_not_apply(personas, head):
     segmentation.run_recompute(run.pk)
     head.refresh_from_db()
     assert head.tier == "potential"
+
+
+def test_a_memo_gives_every_professional_the_outcome_it_would_get_alone(personas):
+    hospital = InstitutionFactory(grade="3a", territory=personas.own_territory)
+    clinic = InstitutionFactory(grade="ungraded", territory=personas.own_territory)
+    people = [
+        ProfessionalFactory(institution=place, role=role, prescribing_potential=potential)
+        for place in (hospital, clinic)
+        for role in (Professional.Role.DEPARTMENT_HEAD, Professional.Role.PHYSICIAN)
+        for potential in (Professional.Potential.HIGH, Professional.Potential.INITIAL)
+    ] * 2
+    rules = segmentation.active_rules()["tier"]
+    memo: segmentation.OutcomeMemo = {}
+    for person in people:
+        alone = segmentation.evaluate(person, "tier", rules)
+        remembered = segmentation.evaluate(person, "tier", rules, memo=memo)
+        assert (remembered.value, remembered.rule, remembered.explanation, remembered.inputs) == (
+            alone.value,
+            alone.rule,
+            alone.explanation,
+            alone.inputs,
+        )
+    # Eight combinations of the inputs the tier rules read, each evaluated once.
+    assert len(memo) == 8
+    # Each outcome has its own inputs (they are stored on each professional's segment).
+    first, second = (segmentation.evaluate(people[0], "tier", rules, memo=memo) for _ in range(2))
+    assert first.inputs == second.inputs
+    assert first.inputs is not second.inputs
