@@ -16,16 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.commercial.models import Sku
 from pharmacrm.core.audit import Source, acting_as, audit_context
-from pharmacrm.core.imports.engine import Issue, Report, preview
+from pharmacrm.core.errors import DomainError
+from pharmacrm.core.imports.engine import ImportKind, Issue, Report, preview
+from pharmacrm.core.imports.registry import register
 from pharmacrm.core.models import Role
 from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
 from pharmacrm.core.visibility import visible
@@ -48,9 +51,16 @@ from pharmacrm.flow.parsing import (
     parse_date,
     parse_decimal,
     parse_kind,
+    parse_period,
     row_key,
     suggest_mapping,
 )
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from pharmacrm.core.imports.columns import Column
+    from pharmacrm.core.models import ImportJob
 
 BATCH_ROWS = 5000
 AUTO = "auto"  # the file's kind (sales or inventory) from its template or its headers
@@ -829,3 +839,125 @@ def _complete_file(
     }
     file.save()
     result.file = file
+
+
+# --- As a background job ------------------------------------------------------------------------------
+
+
+@register
+class FlowFileJob(ImportKind):
+    """Flow files as import jobs (core.imports.jobs): the page and the API queue them, `pharmacrm
+    worker` runs `import_flow_file` with live progress; check first, then import once confirmed.
+
+    Not offered on the generic 导入 page (a flow file needs a distributor): it has its own pages.
+    """
+
+    name = "flow"
+    label = gettext_lazy("流向文件")
+    model = FlowFile
+    columns: ClassVar[list[Column]] = []
+    roles = IMPORT_ROLES
+    listed = False
+    job_url_name = "flow:job_detail"
+
+    @classmethod
+    def clean_params(cls, params: dict[str, Any], *, actor: Any) -> dict[str, Any]:
+        """distributor (its code, visible to the actor), period (YYYY-MM, optional), kind, source."""
+        unknown = sorted(set(params) - {"distributor", "period", "kind", "source"})
+        if unknown:
+            message = _("流向文件不接受参数：{names}").format(names="、".join(unknown))
+            raise DomainError(message, code="unexpected_params")
+        code = str(params.get("distributor") or "").strip()
+        distributor = resolve_distributor(code) if code else None
+        if (
+            distributor is not None
+            and actor is not None
+            and not visible(ChannelPartner, user=actor).filter(pk=distributor.pk).exists()
+        ):
+            distributor = None  # a partner the user may not see is reported as unknown (no leak)
+        if distributor is None:
+            message = _("未知的经销商编码“{code}”。").format(code=code) if code else _("请指定经销商。")
+            raise DomainError(message, fields={"distributor": [message]}, code="unknown_distributor")
+        period = _clean_period(params.get("period"))
+        if period is not None and (reason := _closed_reason(distributor, period)):
+            raise DomainError(reason, fields={"period": [reason]}, code="period_closed")
+        kind = str(params.get("kind") or AUTO)
+        if kind not in (AUTO, *KINDS):
+            message = _("未知的文件类型“{kind}”（可选：auto、sales、inventory）。").format(kind=kind)
+            raise DomainError(message, fields={"kind": [message]}, code="unknown_kind")
+        source = str(params.get("source") or Source.IMPORT)
+        if source not in Source.values:
+            source = Source.IMPORT
+        return {
+            "distributor": distributor.code,
+            "period": period.isoformat() if period else "",
+            "kind": kind,
+            "source": source,
+        }
+
+    @classmethod
+    def run(
+        cls,
+        fileobj: IO[bytes],
+        *,
+        actor: Any,
+        dry_run: bool,
+        partial: bool,
+        params: dict[str, Any],
+        name: str = "",
+        on_progress: ProgressCallback | None = None,
+    ) -> tuple[Report, dict[str, Any]]:
+        result = import_flow_file(
+            actor=actor,
+            distributor_code=params["distributor"],
+            fileobj=fileobj,
+            name=name or "upload",
+            dry_run=dry_run,
+            period=dt.date.fromisoformat(params["period"]) if params.get("period") else None,
+            source=params.get("source") or Source.IMPORT,
+            on_progress=on_progress,
+            kind=params.get("kind") or AUTO,
+        )
+        return result.report, result.as_dict()
+
+
+def _clean_period(value: Any) -> dt.date | None:
+    if not value:
+        return None
+    if isinstance(value, dt.date):
+        return month_start(value)
+    text = str(value)
+    try:
+        return month_start(dt.date.fromisoformat(text))
+    except ValueError:
+        month = parse_period(text)
+    if month is None:
+        message = _("期间格式应为 YYYY-MM：{value}").format(value=text)
+        raise DomainError(message, fields={"period": [message]}, code="bad_period")
+    return month
+
+
+def queue_flow_file(
+    *,
+    actor: Any,
+    upload: UploadedFile,
+    distributor_code: str,
+    period: dt.date | str | None = None,
+    kind: str = AUTO,
+    dry_run: bool = True,
+    source: str = Source.UI,
+) -> ImportJob:
+    """Store an uploaded flow file as an import job and queue its check (or, with dry_run=False, its import).
+
+    Refused before anything is stored when the user may not import flow, or the distributor, the
+    period or the kind is wrong.
+    """
+    from pharmacrm.core.imports.jobs import start_import
+
+    return start_import(
+        actor=actor,
+        kind=FlowFileJob.name,
+        upload=upload,
+        dry_run=dry_run,
+        params={"distributor": distributor_code, "period": period or "", "kind": kind, "source": source},
+    )

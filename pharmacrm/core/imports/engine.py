@@ -270,6 +270,7 @@ class ImportKind:
         dry_run: bool,
         partial: bool,
         params: dict[str, Any],
+        name: str = "",
         on_progress: ProgressCallback | None = None,
     ) -> tuple[Report, dict[str, Any]]:
         """Check or import one file for a job: the row report and what the kind produced (JSON).

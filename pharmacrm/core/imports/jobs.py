@@ -304,6 +304,7 @@ def execute_import_job(job_id: int) -> str:
                     dry_run=job.dry_run,
                     partial=job.partial,
                     params=job.params,
+                    name=job.original_name,
                     on_progress=heartbeat.progress,
                 )
     except Exception as exc:
