@@ -215,6 +215,8 @@ def test_an_inventory_file_through_the_page_is_detected_checked_and_imported(
         client.post(reverse("flow:job_confirm", args=[job.pk]))
     file = FlowFile.objects.get()
     assert (file.kind, file.inventory_count) == (FlowFile.Kind.INVENTORY, 4)
+    detail = client.get(file.get_absolute_url()).content.decode()
+    assert "库存行数" in detail and "流向行数" not in detail
     listed = client.get(reverse("flow:file_list") + "?kind=inventory")
     assert [row.record.pk for row in listed.context["table"].page.object_list] == [file.pk]
 
