@@ -10,6 +10,8 @@ pytest_plugins = ["pharmacrm.core.testing"]
 def _fast_and_isolated(settings: settings, tmp_path):  # type: ignore[valid-type]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # Import-job progress files are named by job id, which repeats across parallel test databases.
+    settings.VAR_DIR = tmp_path
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -370,6 +370,11 @@ class ImportJob(models.Model):
     unchanged_count = models.PositiveIntegerField(_("不变"), default=0)
     error_count = models.PositiveIntegerField(_("错误"), default=0)
     report = models.JSONField(_("报告"), default=dict, blank=True)
+    # What a kind needs besides the file (flow: distributor, period, file kind), checked by the
+    # kind's clean_params when the job is created; and what it produced besides the row report
+    # (flow: the outcome and the FlowFile written).
+    params = models.JSONField(_("参数"), default=dict, blank=True)
+    result = models.JSONField(_("结果"), default=dict, blank=True)
     created_by = models.ForeignKey(
         User, models.PROTECT, null=True, blank=True, related_name="import_jobs", verbose_name=_("发起人")
     )
@@ -387,7 +392,15 @@ class ImportJob(models.Model):
         return f"#{self.pk} {self.kind} {self.original_name}"
 
     def get_absolute_url(self) -> str:
-        return reverse("imports:job_detail", args=[self.pk])
+        """The job's page: the generic one, or the page of a kind that has its own (flow)."""
+        from pharmacrm.core.errors import DomainError
+        from pharmacrm.core.imports.registry import get_kind
+
+        try:
+            name = get_kind(self.kind).job_url_name
+        except DomainError:
+            name = "imports:job_detail"
+        return reverse(name, args=[self.pk])
 
     @property
     def is_running(self) -> bool:

@@ -26,7 +26,11 @@ def run_import_job(job_id: int) -> str:
 
 @task()
 def purge_stale_import_uploads() -> int:
-    """Delete uploaded files of dry runs left unconfirmed for a week (they hold personal data); run daily."""
-    from pharmacrm.core.imports.jobs import purge_stale_uploads
+    """Delete uploaded files of dry runs left unconfirmed for a week (they hold personal data); run daily.
 
+    Jobs whose worker died are marked failed first, so their uploads are purged on schedule too.
+    """
+    from pharmacrm.core.imports.jobs import fail_abandoned_jobs, purge_stale_uploads
+
+    fail_abandoned_jobs()
     return purge_stale_uploads()

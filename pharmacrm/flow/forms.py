@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.core.visibility import visible
-from pharmacrm.flow.parsing import FIELDS, parse_period
+from pharmacrm.flow.parsing import SALES, fields_for, parse_period
 
 
 def _tom(field: forms.Field) -> None:
@@ -34,7 +34,13 @@ class DistributorChoiceField(forms.ModelChoiceField):
 
 class UploadForm(forms.Form):
     distributor = DistributorChoiceField(label=_("经销商"), queryset=ChannelPartner.objects.none())
-    file = forms.FileField(label=_("流向文件"), help_text=_("xlsx 或 CSV（UTF-8 或 GBK）"))
+    kind = forms.ChoiceField(
+        label=_("文件类型"),
+        choices=[("auto", _("自动识别")), ("sales", _("销售流向")), ("inventory", _("库存"))],
+        initial="auto",
+        help_text=_("自动识别：按该经销商已保存的模板，否则按表头（有库存数量、无客户列即为库存文件）"),
+    )
+    file = forms.FileField(label=_("文件"), help_text=_("xlsx 或 CSV（UTF-8 或 GBK）"))
     period = MonthField(label=_("期间"), required=False, help_text=_("YYYY-MM；留空则按文件中的日期"))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any):
@@ -55,16 +61,19 @@ class MappingForm(forms.Form):
         label=_("每箱盒数"), required=False, min_value=1, help_text=_("文件中单位为“箱”时必填")
     )
 
-    def __init__(self, *args: Any, header: list[str], initial_mapping: dict[str, str], **kwargs: Any):
+    def __init__(
+        self, *args: Any, header: list[str], initial_mapping: dict[str, str], kind: str = SALES, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
+        self.kind = kind
         choices = [("", "—")] + [(h, h) for h in header if h]
-        for f in FIELDS:
+        for f in fields_for(kind):
             self.fields[f"map_{f.code}"] = forms.ChoiceField(
                 label=f.label, choices=choices, required=False, initial=initial_mapping.get(f.code, "")
             )
 
     def mapping(self) -> dict[str, str]:
-        return {f.code: self.cleaned_data.get(f"map_{f.code}") or "" for f in FIELDS}
+        return {f.code: self.cleaned_data.get(f"map_{f.code}") or "" for f in fields_for(self.kind)}
 
 
 class CloseForm(forms.Form):

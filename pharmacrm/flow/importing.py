@@ -1,4 +1,4 @@
-"""Importing one distributor's monthly flow file: template, checks, matching, all-or-nothing write, replacement.
+"""Importing one distributor's monthly flow (or inventory) file: template, checks, matching, all-or-nothing write.
 
 The file is streamed in batches: each batch is parsed, checked and matched, and (unless this is
 a dry run or an error has been seen) written with one executemany. The whole file runs in one
@@ -16,16 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.commercial.models import Sku
 from pharmacrm.core.audit import Source, acting_as, audit_context
-from pharmacrm.core.imports.engine import Issue, Report, preview
+from pharmacrm.core.errors import DomainError
+from pharmacrm.core.imports.engine import ImportKind, Issue, Report, preview
+from pharmacrm.core.imports.registry import register
 from pharmacrm.core.models import Role
 from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
 from pharmacrm.core.visibility import visible
@@ -33,10 +36,14 @@ from pharmacrm.flow.matching import CustomerMatcher, ProductMatcher
 from pharmacrm.flow.models import FlowFile, FlowPeriodClose, FlowRecord, FlowTemplate, InventoryRecord
 from pharmacrm.flow.parsing import (
     CASE_UNITS,
-    FIELD_CODES,
-    FIELD_LABELS,
+    INVENTORY,
+    KINDS,
     PACK_UNITS,
+    SALES,
     STANDARD_UNITS,
+    detect_kind,
+    field_codes,
+    field_labels,
     header_signature,
     missing_fields,
     month_start,
@@ -44,11 +51,19 @@ from pharmacrm.flow.parsing import (
     parse_date,
     parse_decimal,
     parse_kind,
+    parse_period,
     row_key,
     suggest_mapping,
 )
 
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
+
+    from pharmacrm.core.imports.columns import Column
+    from pharmacrm.core.models import ImportJob
+
 BATCH_ROWS = 5000
+AUTO = "auto"  # the file's kind (sales or inventory) from its template or its headers
 IMPORT_ROLES = frozenset({Role.ADMIN, Role.DIRECTOR, Role.COMMERCIAL})
 ProgressCallback = Callable[[int, float], None]
 
@@ -63,6 +78,7 @@ class FlowImportResult:
 
     report: Report
     outcome: str = "refused"  # checked | imported | replaced | unchanged | refused
+    kind: str = SALES  # the file's kind: sales (流向) or inventory (库存)
     file: FlowFile | None = None
     period: dt.date | None = None
     template: FlowTemplate | None = None
@@ -90,6 +106,13 @@ class FlowImportResult:
             "imported": _("已导入"),
             "replaced": _("已导入并替换该月原有数据"),
         }[self.outcome]
+        if self.kind == INVENTORY:
+            return _("{what}：{period}，库存文件 {inventory} 行；产品未匹配 {up} 行。").format(
+                what=text,
+                period=f"{self.period:%Y-%m}" if self.period else "",
+                inventory=d.get("inventory", 0),
+                up=d.get("unmatched_products", 0),
+            )
         return _(
             "{what}：{period}，流向 {records} 行，库存 {inventory} 行；客户未匹配 {uc} 行，产品未匹配 {up} 行。"
         ).format(
@@ -104,6 +127,7 @@ class FlowImportResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
+            "kind": self.kind,
             "period": self.period.isoformat() if self.period else None,
             "file_id": self.file.pk if self.file else None,
             "template_id": self.template.pk if self.template else None,
@@ -137,16 +161,18 @@ def save_template(
     name: str = "",
     date_format: str = "",
     unit_conversions: dict[str, str] | None = None,
+    kind: str = SALES,
 ) -> FlowTemplate:
-    """Create or update the distributor's template for this header layout."""
-    clean = {code: mapping[code] for code in FIELD_CODES if mapping.get(code)}
+    """Create or update the distributor's template for this header layout (a sales or an inventory layout)."""
+    clean = {code: mapping[code] for code in field_codes(kind) if mapping.get(code)}
     unknown = [h for h in clean.values() if h not in header]
-    missing = missing_fields(clean)
+    missing = missing_fields(clean, kind)
     if unknown or missing:
         from pharmacrm.core.errors import DomainError
 
+        labels = field_labels(kind)
         reasons = [_("表头中没有列“{h}”").format(h=h) for h in unknown]
-        reasons += [_("必须指定“{f}”对应的列").format(f=FIELD_LABELS[m]) for m in missing]
+        reasons += [_("必须指定“{f}”对应的列").format(f=labels[m]) for m in missing]
         raise DomainError("；".join(reasons), fields={"mapping": reasons}, code="bad_mapping")
     signature = header_signature(header)
     with acting_as(actor), transaction.atomic():
@@ -170,6 +196,7 @@ def save_template(
             message = _("该经销商已有名为“{name}”的模板，请换一个名称。").format(name=template.name)
             raise DomainError(message, fields={"name": [message]}, code="duplicate_name")
         template.headers = header
+        template.kind = kind
         template.column_mapping = clean
         template.date_format = date_format
         template.unit_conversions = unit_conversions or template.unit_conversions or {}
@@ -198,20 +225,24 @@ class _Rows:
         template_units: dict[str, str],
         date_format: str,
         period: dt.date | None,
+        kind: str = SALES,
     ):
         self.result = result
         self.report = result.report
+        self.kind = kind
         self.distributor = distributor
         self.columns = columns
         self.labels = {code: result.mapping[code] for code in columns}
         self.date_format = date_format
         self.case_packs = {normalise_unit(k): parse_decimal(str(v)) for k, v in template_units.items()}
         self.period = period
-        self.customers = CustomerMatcher(distributor)
+        # an inventory file names no customers: no institution list to load
+        self.customers = CustomerMatcher(distributor) if kind == SALES else None
         self.products = ProductMatcher(distributor)
         self.standard_units = dict(Sku.objects.values_list("pk", "standard_units"))
         self.sku_codes = dict(Sku.objects.values_list("pk", "code"))
         self.seen: set[int] = set()
+        self.first_row: dict[int, int] = {}  # inventory: identity (all but quantity and unit) → row
         self.code_to_sku: dict[str, tuple[int, int]] = {}  # product code → (sku, first row)
         # rows as column → value dicts: building model instances cost more than matching them
         self.records: list[dict[str, Any]] = []
@@ -232,6 +263,8 @@ class _Rows:
         )
 
     def row(self, number: int, cells: list[str]) -> bool:
+        if self.kind == INVENTORY:
+            return self.inventory_row(number, cells)
         errors_before = self.report.error_count
         raw = {code: self.cell(cells, code) for code in self.columns}
         kind = parse_kind(raw.get("kind", ""))
@@ -266,14 +299,7 @@ class _Rows:
         amount = parse_decimal(raw["amount"]) if raw.get("amount") else None
         if raw.get("amount") and amount is None:
             self.error(number, "amount", raw["amount"], _("金额必须是数字"))
-        unit = normalise_unit(raw.get("unit", ""))
-        if unit not in PACK_UNITS and unit not in STANDARD_UNITS and unit not in self.case_packs:
-            reason = (
-                _("单位“箱”需要在模板中设置每箱盒数")
-                if unit in CASE_UNITS
-                else _("无法识别的单位（可用：盒、箱、片等）")
-            )
-            self.error(number, "unit", unit, reason)
+        unit = self.check_unit(number, raw)
         customer_code, customer_name = raw.get("customer_code", ""), raw.get("customer_name", "")
         product_code, product_name = raw.get("product_code", ""), raw.get("product_name", "")
         spec = raw.get("spec", "")
@@ -287,62 +313,18 @@ class _Rows:
             self.error(number, "", "", _("重复行：与本文件中前面的一行内容完全相同"))
         else:
             self.seen.add(short)
-        product = self.products.match(product_code, product_name, spec)
-        if product.ambiguous:
-            codes = "、".join(self.sku_codes.get(pk, str(pk)) for pk in product.ambiguous)
-            self.error(
-                number,
-                "product_code",
-                product_code,
-                _("产品编码对应两个品规（{codes}）").format(codes=codes),
-            )
-        elif product_code and product.target_id:
-            first = self.code_to_sku.setdefault(product_code, (product.target_id, number))
-            if first[0] != product.target_id:
-                self.error(
-                    number,
-                    "product_code",
-                    product_code,
-                    _("产品编码对应两个品规（{a}，第 {row} 行；{b}，本行）").format(
-                        a=self.sku_codes.get(first[0]), row=first[1], b=self.sku_codes.get(product.target_id)
-                    ),
-                )
+        product = self.match_product(number, product_code, product_name, spec)
         if self.report.error_count > errors_before:
             self.error_rows += 1
             return False
         if self.report.error_count:
             return True  # checking only from here on: nothing will be written
         assert day is not None and quantity is not None and self.period is not None and kind is not None
-        packs, pending_unit = quantity, ""
-        if unit in self.case_packs:
-            packs = quantity * (self.case_packs[unit] or Decimal(1))
-        elif unit in STANDARD_UNITS:
-            per_pack = self.standard_units.get(product.target_id) if product.target_id else None
-            if per_pack:
-                packs = quantity / per_pack
-            else:
-                pending_unit = unit  # converted when the SKU is mapped in the unmatched queue
+        packs, pending_unit = self.packs(quantity, unit, product.target_id)
         sku_id = product.target_id
         standard = packs * self.standard_units[sku_id] if sku_id and not pending_unit else None
         if kind == "inventory":
-            self.inventory.append(
-                {
-                    "distributor_id": self.distributor.pk,
-                    "period": self.period,
-                    "row_no": number,
-                    "row_key": key,
-                    "as_of": day,
-                    "product_code": product_code[:64],
-                    "product_name": product_name[:200],
-                    "product_spec": spec[:100],
-                    "sku_id": sku_id,
-                    "quantity": packs,
-                    "batch_no": raw.get("batch", "")[:64],
-                }
-            )
-            self.counts["inventory"] += 1
-            if sku_id is None:
-                self.counts["unmatched_products"] += 1
+            self.add_inventory(number, key, day, raw, packs, pending_unit, sku_id)
             return True
         if kind == "return" and packs > 0:
             packs, standard = -packs, (-standard if standard is not None else None)
@@ -353,6 +335,7 @@ class _Rows:
             unit_price = (unit_price * quantity / packs).quantize(
                 Decimal("0.0001")
             )  # the price is per row unit
+        assert self.customers is not None
         customer = self.customers.match(customer_code, customer_name)
         self.records.append(
             {
@@ -388,6 +371,151 @@ class _Rows:
         if sku_id is None:
             self.counts["unmatched_products"] += 1
         return True
+
+    def check_unit(self, number: int, raw: dict[str, str]) -> str:
+        unit = normalise_unit(raw.get("unit", ""))
+        if unit not in PACK_UNITS and unit not in STANDARD_UNITS and unit not in self.case_packs:
+            reason = (
+                _("单位“箱”需要在模板中设置每箱盒数")
+                if unit in CASE_UNITS
+                else _("无法识别的单位（可用：盒、箱、片等）")
+            )
+            self.error(number, "unit", unit, reason)
+        return unit
+
+    def match_product(self, number: int, product_code: str, product_name: str, spec: str) -> Any:
+        """The row's SKU match; a code that maps to two SKUs (here or against an earlier row) is an error."""
+        product = self.products.match(product_code, product_name, spec)
+        if product.ambiguous:
+            codes = "、".join(self.sku_codes.get(pk, str(pk)) for pk in product.ambiguous)
+            self.error(
+                number,
+                "product_code",
+                product_code,
+                _("产品编码对应两个品规（{codes}）").format(codes=codes),
+            )
+        elif product_code and product.target_id:
+            first = self.code_to_sku.setdefault(product_code, (product.target_id, number))
+            if first[0] != product.target_id:
+                self.error(
+                    number,
+                    "product_code",
+                    product_code,
+                    _("产品编码对应两个品规（{a}，第 {row} 行；{b}，本行）").format(
+                        a=self.sku_codes.get(first[0]), row=first[1], b=self.sku_codes.get(product.target_id)
+                    ),
+                )
+        return product
+
+    def packs(self, quantity: Decimal, unit: str, sku_id: int | None) -> tuple[Decimal, str]:
+        """The quantity in packs, and the unit still to convert (tablets of an unmatched product)."""
+        if unit in self.case_packs:
+            return quantity * (self.case_packs[unit] or Decimal(1)), ""
+        if unit in STANDARD_UNITS:
+            per_pack = self.standard_units.get(sku_id) if sku_id else None
+            if per_pack:
+                return quantity / per_pack, ""
+            return quantity, unit  # converted when the SKU is mapped in the unmatched queue
+        return quantity, ""
+
+    def inventory_row(self, number: int, cells: list[str]) -> bool:
+        """One row of an inventory file: product, batch, warehouse, quantity in stock, stock date."""
+        errors_before = self.report.error_count
+        raw = {code: self.cell(cells, code) for code in self.columns}
+        day: dt.date | None
+        if "as_of" in self.columns:
+            day = parse_date(raw["as_of"], self.date_format)
+            if day is None:
+                self.error(
+                    number,
+                    "as_of",
+                    raw["as_of"],
+                    _("不是有效日期（可用：2026-01-05、2026/1/5、20260105、2026年1月5日）"),
+                )
+        else:  # no date column: stock at the end of the month the user named
+            assert self.period is not None
+            day = _month_end(self.period)
+        if day is not None:
+            if self.period is None:
+                self.period = month_start(day)
+            if month_start(day) != self.period:
+                self.error(
+                    number,
+                    "as_of",
+                    raw.get("as_of", ""),
+                    _("日期不在期间 {period} 内").format(period=f"{self.period:%Y-%m}"),
+                )
+        quantity = parse_decimal(raw.get("quantity", ""))
+        if quantity is None:
+            self.error(number, "quantity", raw.get("quantity", ""), _("数量必须是数字"))
+        elif quantity < 0:
+            self.error(number, "quantity", raw["quantity"], _("库存数量不能为负数"))
+        unit = self.check_unit(number, raw)
+        product_code, product_name = raw.get("product_code", ""), raw.get("product_name", "")
+        spec = raw.get("spec", "")
+        if not (product_code or product_name):
+            self.error(number, "product_name", "", _("产品编码和产品名称都为空"))
+        key = row_key(("inventory", *(raw[code] for code in sorted(raw))))
+        # The same product, batch, warehouse and date twice is one stock counted twice, whatever
+        # the quantities say.
+        identity = row_key(tuple(raw[code] for code in sorted(raw) if code not in ("quantity", "unit")))
+        short = int(identity[:16], 16)
+        first = self.first_row.setdefault(short, number)
+        if first != number:
+            self.error(
+                number,
+                "",
+                "",
+                _("重复行：与第 {row} 行的产品、规格、批号、仓库和日期相同").format(row=first),
+            )
+        product = self.match_product(number, product_code, product_name, spec)
+        if product_code and not product_name and product.target_id is None and not product.ambiguous:
+            self.error(
+                number,
+                "product_code",
+                product_code,
+                _("未知的产品编码，且没有产品名称：无法匹配，也无法在未匹配队列中识别"),
+            )
+        if self.report.error_count > errors_before:
+            self.error_rows += 1
+            return False
+        if self.report.error_count:
+            return True  # checking only from here on: nothing will be written
+        assert day is not None and quantity is not None
+        packs, pending_unit = self.packs(quantity, unit, product.target_id)
+        self.add_inventory(number, key, day, raw, packs, pending_unit, product.target_id)
+        return True
+
+    def add_inventory(
+        self,
+        number: int,
+        key: str,
+        day: dt.date,
+        raw: dict[str, str],
+        packs: Decimal,
+        pending_unit: str,
+        sku_id: int | None,
+    ) -> None:
+        self.inventory.append(
+            {
+                "distributor_id": self.distributor.pk,
+                "period": self.period,
+                "row_no": number,
+                "row_key": key,
+                "as_of": day,
+                "product_code": raw.get("product_code", "")[:64],
+                "product_name": raw.get("product_name", "")[:200],
+                "product_spec": raw.get("spec", "")[:100],
+                "sku_id": sku_id,
+                "quantity": packs,
+                "unit": pending_unit,
+                "batch_no": raw.get("batch", "")[:64],
+                "warehouse": raw.get("warehouse", "")[:100],
+            }
+        )
+        self.counts["inventory"] += 1
+        if sku_id is None:
+            self.counts["unmatched_products"] += 1
 
     def flush(self) -> None:
         if self.file is not None and not self.report.error_count:
@@ -429,11 +557,19 @@ def import_flow_file(
     received_on: dt.date | None = None,
     source: str = Source.UI,
     on_progress: ProgressCallback | None = None,
+    kind: str = AUTO,
 ) -> FlowImportResult:
-    """Check (and unless `dry_run`, import) one flow file. Bad input never raises: see the result's report."""
+    """Check (and unless `dry_run`, import) one flow file. Bad input never raises: see the result's report.
+
+    `kind` is sales (流向), inventory (库存) or auto: the distributor's template for this header
+    decides, else the headers do (`parsing.detect_kind`).
+    """
     started = time.perf_counter()
     report = Report(kind="flow", dry_run=dry_run, partial=False)
     result = FlowImportResult(report=report, period=period)
+    if kind not in (AUTO, *KINDS):
+        report.file_error(_("未知的文件类型“{kind}”（可选：auto、sales、inventory）。").format(kind=kind))
+        return _finish(result, started)
     # actor None: an operator at the shell (`pharmacrm import flow` without --user), trusted like manage.py
     if actor is not None and not may_import(actor):
         report.file_error(_("您的角色不能导入流向数据。"))
@@ -463,25 +599,44 @@ def import_flow_file(
     header = sheet.header
     result.header = header
     template = find_template(distributor, header)
+    if template is not None and kind != AUTO and template.kind != kind:
+        report.file_error(
+            _("此表头已保存为“{template_kind}”模板“{name}”，与所选的文件类型“{kind}”不符。").format(
+                template_kind=FlowFile.Kind(template.kind).label,
+                name=template.name,
+                kind=FlowFile.Kind(kind).label,
+            ),
+            row=1,
+        )
+        return _finish(result, started)
+    file_kind = template.kind if template is not None else (kind if kind != AUTO else detect_kind(header))
+    result.kind = file_kind
     if mapping:
-        chosen = {code: mapping[code] for code in FIELD_CODES if mapping.get(code)}
+        chosen = {code: mapping[code] for code in field_codes(file_kind) if mapping.get(code)}
     elif template is not None:
         chosen = dict(template.column_mapping)
     else:
-        chosen = suggest_mapping(header)
+        chosen = suggest_mapping(header, file_kind)
     result.template, result.mapping = template, chosen
-    missing = missing_fields(chosen)
+    missing = missing_fields(chosen, file_kind)
     absent = [h for h in chosen.values() if h not in header]
     if missing or absent:
         if missing:
+            labels = field_labels(file_kind)
             report.file_error(
                 _(
                     "没有该经销商此表头的模板，且无法自动识别这些字段：{fields}。请先在“流向模板”中设置列映射。"
-                ).format(fields="、".join(str(FIELD_LABELS[m]) for m in missing)),
+                ).format(fields="、".join(str(labels[m]) for m in missing)),
                 row=1,
             )
         for h in absent:
             report.file_error(_("表头中没有模板所需的列“{h}”。").format(h=h), row=1)
+        return _finish(result, started)
+    if file_kind == INVENTORY and "as_of" not in chosen and period is None:
+        report.file_error(
+            _("库存文件没有库存日期列：请指定期间（库存按该月最后一天计），或在列映射中指定库存日期列。"),
+            row=1,
+        )
         return _finish(result, started)
     index = {h: i for i, h in enumerate(header)}
     columns = {code: index[h] for code, h in chosen.items()}
@@ -492,6 +647,7 @@ def import_flow_file(
         template_units=(template.unit_conversions if template else {}),
         date_format=template.date_format if template else "",
         period=period,
+        kind=file_kind,
     )
     writing = not dry_run
     with audit_context(source=source, actor=actor):
@@ -509,7 +665,7 @@ def import_flow_file(
                             report.file_error(reason)
                             raise _Refused
                     if writing and rows.file is None and result.period is not None and not report.error_count:
-                        same = _same_file(distributor, result.period, sha)
+                        same = _same_file(distributor, result.period, sha, kind=file_kind)
                         if same is not None:
                             result.file, result.outcome = same, "unchanged"
                             raise _Refused
@@ -535,7 +691,7 @@ def import_flow_file(
                 if writing and not report.ok:
                     raise _Refused
                 if not writing and report.ok and result.period is not None:
-                    same = _same_file(distributor, result.period, sha)
+                    same = _same_file(distributor, result.period, sha, kind=file_kind)
                     if same is not None:
                         result.file, result.outcome = same, "unchanged"
                 if writing and rows.file is not None:
@@ -560,6 +716,10 @@ def import_flow_file(
         result.outcome = "checked"
         report.created = rows.counts["records"] + rows.counts["inventory"]
     return _finish(result, started)
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
 def _finish(result: FlowImportResult, started: float) -> FlowImportResult:
@@ -589,11 +749,11 @@ def _closed_reason(distributor: ChannelPartner, period: dt.date) -> str:
     )
 
 
-def _same_file(distributor: ChannelPartner, period: dt.date, sha: str) -> FlowFile | None:
+def _same_file(distributor: ChannelPartner, period: dt.date, sha: str, *, kind: str) -> FlowFile | None:
     return FlowFile.objects.filter(
         distributor=distributor,
         period=period,
-        kind=FlowFile.Kind.SALES,
+        kind=kind,
         status=FlowFile.Status.IMPORTED,
         sha256=sha,
     ).first()
@@ -609,21 +769,21 @@ def _start_file(
     template: FlowTemplate | None,
     received_on: dt.date | None,
 ) -> FlowFile:
-    """Retire the month's current file (its rows go) and open the new one, inside the import's transaction."""
+    """Retire the month's current file of this kind (its rows go) and open the new one, in the import's transaction."""
     assert result.period is not None
     old = (
         FlowFile.objects.select_for_update()
         .filter(
             distributor=distributor,
             period=result.period,
-            kind=FlowFile.Kind.SALES,
+            kind=result.kind,
             status=FlowFile.Status.IMPORTED,
         )
         .first()
     )
     if old is not None:
         removed = FlowRecord.objects.filter(file=old).delete()[0]
-        InventoryRecord.objects.filter(file=old).delete()
+        removed += InventoryRecord.objects.filter(file=old).delete()[0]
         old.status = FlowFile.Status.REPLACED
         old.save(update_fields=["status"])
         result.details["replaced_file_id"] = old.pk
@@ -631,7 +791,7 @@ def _start_file(
     return FlowFile.objects.create(
         distributor=distributor,
         period=result.period,
-        kind=FlowFile.Kind.SALES,
+        kind=result.kind,
         original_name=name[:255],
         sha256=sha,
         template=template,
@@ -651,11 +811,12 @@ def _complete_file(
     if template is None:
         # First file of this layout: remember the mapping so the next file is recognised.
         template = save_template(
-            actor=actor, distributor=rows.distributor, header=header, mapping=result.mapping
+            actor=actor, distributor=rows.distributor, header=header, mapping=result.mapping, kind=result.kind
         )
         result.template = template
-    attribution = attribute_file(file_id=file.pk)
-    result.details["attribution"] = attribution.as_dict()
+    if result.kind == SALES:  # stock has no customer: nothing to attribute
+        attribution = attribute_file(file_id=file.pk)
+        result.details["attribution"] = attribution.as_dict()
     file.template = template
     file.row_count = rows.counts["records"]
     file.inventory_count = rows.counts["inventory"]
@@ -678,3 +839,125 @@ def _complete_file(
     }
     file.save()
     result.file = file
+
+
+# --- As a background job ------------------------------------------------------------------------------
+
+
+@register
+class FlowFileJob(ImportKind):
+    """Flow files as import jobs (core.imports.jobs): the page and the API queue them, `pharmacrm
+    worker` runs `import_flow_file` with live progress; check first, then import once confirmed.
+
+    Not offered on the generic 导入 page (a flow file needs a distributor): it has its own pages.
+    """
+
+    name = "flow"
+    label = gettext_lazy("流向文件")
+    model = FlowFile
+    columns: ClassVar[list[Column]] = []
+    roles = IMPORT_ROLES
+    listed = False
+    job_url_name = "flow:job_detail"
+
+    @classmethod
+    def clean_params(cls, params: dict[str, Any], *, actor: Any) -> dict[str, Any]:
+        """distributor (its code, visible to the actor), period (YYYY-MM, optional), kind, source."""
+        unknown = sorted(set(params) - {"distributor", "period", "kind", "source"})
+        if unknown:
+            message = _("流向文件不接受参数：{names}").format(names="、".join(unknown))
+            raise DomainError(message, code="unexpected_params")
+        code = str(params.get("distributor") or "").strip()
+        distributor = resolve_distributor(code) if code else None
+        if (
+            distributor is not None
+            and actor is not None
+            and not visible(ChannelPartner, user=actor).filter(pk=distributor.pk).exists()
+        ):
+            distributor = None  # a partner the user may not see is reported as unknown (no leak)
+        if distributor is None:
+            message = _("未知的经销商编码“{code}”。").format(code=code) if code else _("请指定经销商。")
+            raise DomainError(message, fields={"distributor": [message]}, code="unknown_distributor")
+        period = _clean_period(params.get("period"))
+        if period is not None and (reason := _closed_reason(distributor, period)):
+            raise DomainError(reason, fields={"period": [reason]}, code="period_closed")
+        kind = str(params.get("kind") or AUTO)
+        if kind not in (AUTO, *KINDS):
+            message = _("未知的文件类型“{kind}”（可选：auto、sales、inventory）。").format(kind=kind)
+            raise DomainError(message, fields={"kind": [message]}, code="unknown_kind")
+        source = str(params.get("source") or Source.IMPORT)
+        if source not in Source.values:
+            source = Source.IMPORT
+        return {
+            "distributor": distributor.code,
+            "period": period.isoformat() if period else "",
+            "kind": kind,
+            "source": source,
+        }
+
+    @classmethod
+    def run(
+        cls,
+        fileobj: IO[bytes],
+        *,
+        actor: Any,
+        dry_run: bool,
+        partial: bool,
+        params: dict[str, Any],
+        name: str = "",
+        on_progress: ProgressCallback | None = None,
+    ) -> tuple[Report, dict[str, Any]]:
+        result = import_flow_file(
+            actor=actor,
+            distributor_code=params["distributor"],
+            fileobj=fileobj,
+            name=name or "upload",
+            dry_run=dry_run,
+            period=dt.date.fromisoformat(params["period"]) if params.get("period") else None,
+            source=params.get("source") or Source.IMPORT,
+            on_progress=on_progress,
+            kind=params.get("kind") or AUTO,
+        )
+        return result.report, result.as_dict()
+
+
+def _clean_period(value: Any) -> dt.date | None:
+    if not value:
+        return None
+    if isinstance(value, dt.date):
+        return month_start(value)
+    text = str(value)
+    try:
+        return month_start(dt.date.fromisoformat(text))
+    except ValueError:
+        month = parse_period(text)
+    if month is None:
+        message = _("期间格式应为 YYYY-MM：{value}").format(value=text)
+        raise DomainError(message, fields={"period": [message]}, code="bad_period")
+    return month
+
+
+def queue_flow_file(
+    *,
+    actor: Any,
+    upload: UploadedFile,
+    distributor_code: str,
+    period: dt.date | str | None = None,
+    kind: str = AUTO,
+    dry_run: bool = True,
+    source: str = Source.UI,
+) -> ImportJob:
+    """Store an uploaded flow file as an import job and queue its check (or, with dry_run=False, its import).
+
+    Refused before anything is stored when the user may not import flow, or the distributor, the
+    period or the kind is wrong.
+    """
+    from pharmacrm.core.imports.jobs import start_import
+
+    return start_import(
+        actor=actor,
+        kind=FlowFileJob.name,
+        upload=upload,
+        dry_run=dry_run,
+        params={"distributor": distributor_code, "period": period or "", "kind": kind, "source": source},
+    )

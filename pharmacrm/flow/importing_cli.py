@@ -1,4 +1,4 @@
-"""`pharmacrm import flow FILE --distributor CODE [--dry-run] [--period YYYY-MM] [--user NAME]`.
+"""`pharmacrm import flow FILE --distributor CODE [--kind sales|inventory] [--dry-run] [--period YYYY-MM] [--user NAME]`.
 
 Called by the generic `import` command; prints the flow report and returns the exit code
 (1 when the file is refused).
@@ -53,6 +53,7 @@ def run_flow_import(options: dict[str, Any], write: Any) -> int:
             period=period,
             source=Source.CLI,
             on_progress=progress,
+            kind=options.get("flow_kind") or "auto",
         )
     for line in result.lines():
         write(line)

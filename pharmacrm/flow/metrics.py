@@ -104,9 +104,29 @@ def coverage(*, partner: Any, start: dt.date, end: dt.date) -> MetricValue:
     return MetricValue(Decimal(counts["institutions"]), detail)
 
 
-def inventory_days(*, partner: Any, start: dt.date, end: dt.date) -> MetricValue:
-    """Closing inventory (packs, the last stock date in the period) ÷ average daily sell-through (packs)."""
+def stock_records(*, partner: Any, start: dt.date, end: dt.date) -> Any:
+    """The partner's stock rows dated in [start, end], from inventory files or 库存 rows of sales files.
+
+    A month with an imported inventory file takes its stock from that file only: the 库存 rows a
+    sales file of the same month may also carry would count the same stock twice.
+    """
     stock = InventoryRecord.objects.filter(distributor=partner, as_of__gte=start, as_of__lte=end)
+    with_file = FlowFile.objects.filter(
+        distributor=partner,
+        kind=FlowFile.Kind.INVENTORY,
+        status=FlowFile.Status.IMPORTED,
+        period__gte=start.replace(day=1),
+        period__lte=end,
+    ).values("period")
+    return stock.exclude(Q(file__kind=FlowFile.Kind.SALES) & Q(period__in=with_file))
+
+
+def inventory_days(*, partner: Any, start: dt.date, end: dt.date) -> MetricValue:
+    """Closing inventory (packs, the last stock date in the period) ÷ average daily sell-through (packs).
+
+    Stock comes from the partner's inventory files or the 库存 rows of its sales files (stock_records).
+    """
+    stock = stock_records(partner=partner, start=start, end=end)
     last = stock.aggregate(last=Max("as_of"))["last"]
     if last is None:
         return MetricValue(None, _("期间内没有库存数据"))

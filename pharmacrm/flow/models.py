@@ -18,17 +18,25 @@ class MatchMethod(models.TextChoices):
     MANUAL = "manual", _("人工")
 
 
+class FileKind(models.TextChoices):
+    """What a distributor's file holds: its sales (流向) or its stock (库存)."""
+
+    SALES = "sales", _("销售流向")
+    INVENTORY = "inventory", _("库存")
+
+
 class FlowTemplate(models.Model):
     """One distributor's file layout: which of their headers holds which of our fields.
 
     Saved the first time a user maps a file and recognised on the next file by its header
-    signature (a hash of the normalised header row).
+    signature (a hash of the normalised header row). A layout is a sales or an inventory layout.
     """
 
     distributor = models.ForeignKey(
         "channels.ChannelPartner", models.PROTECT, related_name="flow_templates", verbose_name=_("经销商")
     )
     name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("文件类型"), max_length=16, choices=FileKind.choices, default=FileKind.SALES)
     # our field code → their header text, e.g. {"sale_date": "销售日期", "quantity": "数量"}
     column_mapping = models.JSONField(_("列映射"), default=dict)
     headers = models.JSONField(_("表头"), default=list)
@@ -61,9 +69,7 @@ class FlowTemplate(models.Model):
 class FlowFile(models.Model):
     """One uploaded monthly flow file of one distributor; at most one imported file per month and kind."""
 
-    class Kind(models.TextChoices):
-        SALES = "sales", _("销售流向")
-        INVENTORY = "inventory", _("库存")
+    Kind = FileKind
 
     class Status(models.TextChoices):
         CHECKED = "checked", _("已检查")
@@ -258,7 +264,7 @@ class FlowRecord(models.Model):
 
 
 class InventoryRecord(models.Model):
-    """A distributor's stock of one SKU on a date (from an inventory sheet or file)."""
+    """A distributor's stock of one SKU on a date: 库存 rows of a sales file, or a row of an inventory file."""
 
     file = models.ForeignKey(FlowFile, models.CASCADE, related_name="inventory", verbose_name=_("文件"))
     distributor = models.ForeignKey(
@@ -280,7 +286,11 @@ class InventoryRecord(models.Model):
         blank=True,
     )
     quantity = models.DecimalField(_("数量（盒）"), max_digits=14, decimal_places=4)
+    # blank once in packs; a tablet count (片, 粒 …) of a product not matched yet keeps its unit
+    # until the SKU is mapped in the unmatched queue, which converts it
+    unit = models.CharField(_("单位"), max_length=16, blank=True)
     batch_no = models.CharField(_("批号"), max_length=64, blank=True)
+    warehouse = models.CharField(_("仓库"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("库存记录")

@@ -23,6 +23,20 @@ class FlowField:
     synonyms: tuple[str, ...]
 
 
+# The two kinds of file a distributor sends (FlowFile.Kind): its sales (流向) and its stock (库存).
+SALES, INVENTORY = "sales", "inventory"
+KINDS = (SALES, INVENTORY)
+
+PRODUCT_CODE = FlowField(
+    "product_code", _("产品编码"), ("产品编码", "商品编码", "药品编码", "货品编码", "品规编码")
+)
+PRODUCT_NAME = FlowField(
+    "product_name", _("产品名称"), ("产品名称", "商品名称", "药品名称", "品名", "通用名", "货品名称")
+)
+SPEC = FlowField("spec", _("规格"), ("规格", "品规", "规格型号", "包装规格"))
+UNIT = FlowField("unit", _("单位"), ("单位", "计量单位", "包装单位"))
+BATCH = FlowField("batch", _("批号"), ("批号", "生产批号", "批次"))
+
 # Our fields and the headers distributors commonly use for them (for a first mapping suggestion).
 FIELDS: tuple[FlowField, ...] = (
     FlowField(
@@ -38,24 +52,61 @@ FIELDS: tuple[FlowField, ...] = (
         _("客户名称"),
         ("客户名称", "客户", "购货单位", "医院名称", "终端名称", "销往单位", "收货单位", "下游客户"),
     ),
-    FlowField("product_code", _("产品编码"), ("产品编码", "商品编码", "药品编码", "货品编码", "品规编码")),
-    FlowField(
-        "product_name", _("产品名称"), ("产品名称", "商品名称", "药品名称", "品名", "通用名", "货品名称")
-    ),
-    FlowField("spec", _("规格"), ("规格", "品规", "规格型号", "包装规格")),
+    PRODUCT_CODE,
+    PRODUCT_NAME,
+    SPEC,
     FlowField("quantity", _("数量"), ("数量", "销售数量", "出库数量", "发货数量")),
-    FlowField("unit", _("单位"), ("单位", "计量单位", "包装单位")),
+    UNIT,
     FlowField("unit_price", _("单价"), ("单价", "销售单价", "含税单价", "价格")),
     FlowField("amount", _("金额"), ("金额", "销售金额", "含税金额", "价税合计")),
-    FlowField("batch", _("批号"), ("批号", "生产批号", "批次")),
+    BATCH,
     FlowField("kind", _("业务类型"), ("业务类型", "类型", "单据类型", "销售类型", "退货标志", "出库类型")),
     FlowField("upstream", _("上游"), ("上游", "上游单位", "供货单位", "调出单位")),
 )
+# A separate monthly inventory file: one row per product (and batch, warehouse) in stock on a day.
+INVENTORY_QUANTITY_HEADERS = (
+    "库存数量",
+    "结存数量",
+    "库存量",
+    "实际库存",
+    "期末库存",
+    "期末数量",
+    "盘点数量",
+    "可用库存",
+    "现存量",
+)
+INVENTORY_DATE_HEADERS = ("库存日期", "盘点日期", "结存日期", "统计日期", "截止日期")
+INVENTORY_FIELDS: tuple[FlowField, ...] = (
+    FlowField("as_of", _("库存日期"), (*INVENTORY_DATE_HEADERS, "日期", "业务日期")),
+    PRODUCT_CODE,
+    PRODUCT_NAME,
+    SPEC,
+    BATCH,
+    FlowField("quantity", _("库存数量"), (*INVENTORY_QUANTITY_HEADERS, "数量")),
+    UNIT,
+    FlowField("warehouse", _("仓库"), ("仓库", "仓库名称", "库房", "仓位", "存放地点")),
+)
+FIELDS_BY_KIND = {SALES: FIELDS, INVENTORY: INVENTORY_FIELDS}
 FIELD_CODES = tuple(f.code for f in FIELDS)
 FIELD_LABELS = {f.code: f.label for f in FIELDS}
 REQUIRED = ("sale_date", "quantity")
 # at least one of each pair identifies the customer and the product
 ONE_OF = (("customer_code", "customer_name"), ("product_code", "product_name"))
+# An inventory file without a date column is dated by its period (the month's last day).
+REQUIRED_BY_KIND = {SALES: (REQUIRED, ONE_OF), INVENTORY: (("quantity",), (ONE_OF[1],))}
+
+
+def fields_for(kind: str) -> tuple[FlowField, ...]:
+    return FIELDS_BY_KIND[kind]
+
+
+def field_codes(kind: str) -> tuple[str, ...]:
+    return tuple(f.code for f in FIELDS_BY_KIND[kind])
+
+
+def field_labels(kind: str) -> dict[str, Any]:
+    return {f.code: f.label for f in FIELDS_BY_KIND[kind]}
+
 
 KIND_WORDS = {
     "sale": ("纯销", "销售", "销售出库", "sale", "正常", "出库", ""),
@@ -79,12 +130,12 @@ def header_signature(header: list[str]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def suggest_mapping(header: list[str]) -> dict[str, str]:
+def suggest_mapping(header: list[str], kind: str = SALES) -> dict[str, str]:
     """Our field → their header, for headers that are a known synonym (exact, then contained)."""
     normalised = {normalise_header(h): h for h in header if h.strip()}
     mapping: dict[str, str] = {}
     used: set[str] = set()
-    for field in FIELDS:
+    for field in FIELDS_BY_KIND[kind]:
         for synonym in field.synonyms:
             key = normalise_header(synonym)
             if key in normalised and normalised[key] not in used:
@@ -94,13 +145,33 @@ def suggest_mapping(header: list[str]) -> dict[str, str]:
     return mapping
 
 
-def missing_fields(mapping: dict[str, str]) -> list[str]:
+def missing_fields(mapping: dict[str, str], kind: str = SALES) -> list[str]:
     """Field codes a mapping must still provide."""
-    missing = [code for code in REQUIRED if not mapping.get(code)]
-    for pair in ONE_OF:
+    required, one_of = REQUIRED_BY_KIND[kind]
+    missing = [code for code in required if not mapping.get(code)]
+    for pair in one_of:
         if not any(mapping.get(code) for code in pair):
             missing.append(pair[1])
     return missing
+
+
+_INVENTORY_MARKERS = frozenset(
+    normalise_header(h) for h in (*INVENTORY_QUANTITY_HEADERS, *INVENTORY_DATE_HEADERS)
+)
+_CUSTOMER_HEADERS = frozenset(normalise_header(h) for f in FIELDS if f.code in ONE_OF[0] for h in f.synonyms)
+
+
+def detect_kind(header: list[str]) -> str:
+    """Inventory when a header says stock (库存数量, 盘点日期, …) and none names a customer; else sales.
+
+    A sales file always names its customers; an inventory file never does, and its quantity
+    column is called 库存/结存 rather than a plain 数量. A sales file that carries 库存 rows keeps
+    a customer column, so it stays a sales file.
+    """
+    names = {normalise_header(h) for h in header if h.strip()}
+    if names & _INVENTORY_MARKERS and not names & _CUSTOMER_HEADERS:
+        return INVENTORY
+    return SALES
 
 
 # --- values ----------------------------------------------------------------------------------------

@@ -25,8 +25,10 @@ from pharmacrm.flow.models import (
     AliasKind,
     AliasSource,
     CustomerAlias,
+    FlowFile,
     FlowPeriodClose,
     FlowRecord,
+    InventoryRecord,
     MatchMethod,
     ProductAlias,
 )
@@ -71,26 +73,44 @@ def unmatched_records(*, user: Any, kind: str) -> QuerySet[FlowRecord]:
     return rows.filter(institution__isnull=True) if kind == CUSTOMER else rows.filter(sku__isnull=True)
 
 
+def unmatched_inventory(*, user: Any) -> QuerySet[InventoryRecord]:
+    """Stock rows whose product is not matched yet (they join the product queue)."""
+    return visible(InventoryRecord, user=user).filter(sku__isnull=True)
+
+
 def unmatched_groups(
     *, user: Any, kind: str, distributor_id: int | None = None, limit: int = 50, with_candidates: bool = True
 ) -> list[UnmatchedGroup]:
-    """The biggest groups first, each with its best fuzzy candidates and their scores."""
+    """The biggest groups first, each with its best fuzzy candidates and their scores.
+
+    Products gather unmatched flow rows and unmatched stock rows (inventory files, 库存 rows) of
+    the same distributor, name and spec into one group: one mapping matches both.
+    """
     rows = unmatched_records(user=user, kind=kind)
-    if distributor_id:
-        rows = rows.filter(distributor_id=distributor_id)
+    sources: list[QuerySet[Any]] = [rows]
+    if kind == PRODUCT:
+        sources.append(unmatched_inventory(user=user))
     name, spec = ("customer_name", None) if kind == CUSTOMER else ("product_name", "product_spec")
     fields = ["distributor_id", "distributor__code", name] + ([spec] if spec else [])
-    grouped = rows.order_by().values(*fields).annotate(n=Count("pk")).order_by("-n", name)[:limit]
+    counts: dict[tuple[Any, ...], int] = {}
+    for source in sources:
+        if distributor_id:
+            source = source.filter(distributor_id=distributor_id)
+        grouped = source.order_by().values(*fields).annotate(n=Count("pk")).order_by("-n", name)[:limit]
+        for g in grouped:
+            key = tuple(g[f] for f in fields)
+            counts[key] = counts.get(key, 0) + g["n"]
+    biggest = sorted(counts.items(), key=lambda item: (-item[1], item[0][2]))[:limit]
     groups = [
         UnmatchedGroup(
             kind=kind,
-            distributor_id=g["distributor_id"],
-            distributor_code=g["distributor__code"],
-            name=g[name],
-            spec=g[spec] if spec else "",
-            rows=g["n"],
+            distributor_id=key[0],
+            distributor_code=key[1],
+            name=key[2],
+            spec=key[3] if spec else "",
+            rows=n,
         )
-        for g in grouped
+        for key, n in biggest
     ]
     if with_candidates and groups:
         _add_candidates(groups, kind)
@@ -167,6 +187,7 @@ def map_unmatched(*, actor: Any, kind: str, mappings: Iterable[Mapping]) -> dict
             raise DomainError(_("原始名称不能为空。"), fields={"name": [_("原始名称不能为空。")]})
     aliases = rows = 0
     record_ids: list[int] = []
+    stock_file_ids: set[int] = set()
     with acting_as(actor), transaction.atomic():
         for m in mappings:
             records = unmatched_records(user=actor, kind=kind).filter(distributor_id=m.distributor_id)
@@ -215,31 +236,34 @@ def map_unmatched(*, actor: Any, kind: str, mappings: Iterable[Mapping]) -> dict
                     product_confidence=Decimal(100),
                     standard_quantity=F("quantity") * sku.standard_units,
                 )
-                from pharmacrm.flow.models import InventoryRecord
-
-                InventoryRecord.objects.filter(
-                    distributor_id=m.distributor_id,
-                    sku__isnull=True,
-                    product_name=m.name,
-                    product_spec=m.spec,
-                ).update(sku_id=m.target_id)
+                stock = unmatched_inventory(user=actor).filter(
+                    distributor_id=m.distributor_id, product_name=m.name, product_spec=m.spec
+                )
+                stock_ids = list(stock.values_list("pk", flat=True))
+                stock_file_ids.update(stock.values_list("file_id", flat=True))
+                matched_stock = InventoryRecord.objects.filter(pk__in=stock_ids)
+                matched_stock.filter(unit__in=STANDARD_UNITS).update(
+                    quantity=F("quantity") / sku.standard_units, unit=""
+                )
+                matched_stock.update(sku_id=m.target_id)
+                rows += len(stock_ids)
             aliases += 1
             rows += len(ids)
             record_ids.extend(ids)
-        _recount_files(record_ids)
+        _recount_files(record_ids, stock_file_ids)
         attributed = _attribute(record_ids)
     return {"aliases": aliases, "rows": rows, "attributed": attributed}
 
 
-def _recount_files(record_ids: list[int]) -> None:
-    from pharmacrm.flow.models import FlowFile
-
+def _recount_files(record_ids: list[int], stock_file_ids: set[int]) -> None:
+    """A file's unmatched counts after mapping: its flow rows, and its stock rows for products."""
     file_ids = set(FlowRecord.objects.filter(pk__in=record_ids).values_list("file_id", flat=True))
-    for file in FlowFile.objects.filter(pk__in=file_ids):
+    for file in FlowFile.objects.filter(pk__in=file_ids | stock_file_ids):
         counts = FlowRecord.objects.filter(file=file).aggregate(
             c=Count("pk", filter=Q(institution__isnull=True)), p=Count("pk", filter=Q(sku__isnull=True))
         )
-        file.unmatched_customer_count, file.unmatched_product_count = counts["c"], counts["p"]
+        stock = InventoryRecord.objects.filter(file=file, sku__isnull=True).count()
+        file.unmatched_customer_count, file.unmatched_product_count = counts["c"], counts["p"] + stock
         file.save(update_fields=["unmatched_customer_count", "unmatched_product_count"])
 
 

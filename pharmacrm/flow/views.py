@@ -6,14 +6,10 @@ sales task, RULES_CN §1) and starts from the user's visible rows.
 
 from __future__ import annotations
 
-import re
-import uuid
-from pathlib import Path
 from typing import Any
 
 import django_filters
 import django_tables2 as tables
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -26,7 +22,10 @@ from django.views.decorators.http import require_POST
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.commercial.models import Sku
+from pharmacrm.core.audit import Source
 from pharmacrm.core.errors import DomainError
+from pharmacrm.core.imports import jobs
+from pharmacrm.core.models import ImportJob
 from pharmacrm.core.views import (
     ObjectDetailView,
     ObjectHistoryView,
@@ -39,13 +38,12 @@ from pharmacrm.core.visibility import get_visible_or_404, visible
 from pharmacrm.customers.service_forms import add_domain_error
 from pharmacrm.flow import services
 from pharmacrm.flow.forms import CloseForm, MappingForm, UploadForm
-from pharmacrm.flow.importing import FlowImportResult, import_flow_file, may_import, save_template
+from pharmacrm.flow.importing import FlowFileJob, may_import, queue_flow_file, save_template
 from pharmacrm.flow.models import FlowFile, FlowPeriodClose, FlowTemplate
-from pharmacrm.flow.parsing import FIELD_LABELS, suggest_mapping
+from pharmacrm.flow.parsing import KINDS, SALES, detect_kind, field_labels, suggest_mapping
 
 ROLES = services.FLOW_ROLES
 FILES = (_l("流向文件"), reverse_lazy("flow:file_list"))
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 class FlowObjectMixin(RoleRequiredMixin):
@@ -78,6 +76,7 @@ class FileTable(tables.Table):
             "original_name",
             "distributor",
             "period",
+            "kind",
             "status",
             "row_count",
             "unmatched_customer_count",
@@ -93,7 +92,7 @@ class FileFilter(django_filters.FilterSet):
 
     class Meta:
         model = FlowFile
-        fields = ["distributor", "period", "status"]
+        fields = ["distributor", "period", "kind", "status"]
 
 
 class FileListView(RoleRequiredMixin, ObjectListView):
@@ -130,68 +129,28 @@ class FileHistoryView(FlowObjectMixin, ObjectHistoryView):
     list_crumb = FILES
 
 
-# --- Upload → mapping → check → import ---------------------------------------------------------------
+# --- Upload → check (background) → mapping → import (background) ---------------------------------------
+#
+# An upload becomes an import job (core.imports): the check runs in the worker while the job page
+# shows a progress bar (the generic status partial, polled with HTMX), then the report; the
+# uploader confirms and the import runs in the worker the same way; the finished job links to the
+# FlowFile. An unknown layout goes through the mapping screen, which saves the distributor's
+# template and checks the stored file again.
 
 
-def _upload_dir() -> Path:
-    path = Path(settings.VAR_DIR) / "flow_uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _stash(request: HttpRequest, upload: Any, *, distributor: ChannelPartner, period: Any) -> str:
-    """Keep the uploaded file between the check and the import (named by a random token)."""
-    token = uuid.uuid4().hex
-    with (_upload_dir() / f"{request.user.pk}-{token}").open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    request.session[f"flow_upload_{token}"] = {
-        "name": upload.name,
-        "distributor": distributor.code,
-        "period": period.isoformat() if period else "",
-    }
-    return token
-
-
-def _stashed(request: HttpRequest, token: str) -> tuple[Path, dict[str, Any]]:
-    meta = request.session.get(f"flow_upload_{token}") if _TOKEN.match(token) else None
-    path = _upload_dir() / f"{request.user.pk}-{token}"
-    if not meta or not path.is_file():
+def _flow_job(request: HttpRequest, pk: int) -> ImportJob:
+    """The user's flow job (or one a company-wide importer may see); anything else is a 404."""
+    job = jobs.job_for(request.user, pk)
+    if job.kind != FlowFileJob.name:
         raise Http404
-    return path, meta
+    return job
 
 
-def _run(request: HttpRequest, token: str, *, dry_run: bool) -> FlowImportResult:
-    import datetime as dt
-
-    path, meta = _stashed(request, token)
-    with path.open("rb") as handle:
-        return import_flow_file(
-            actor=actor(request),
-            distributor_code=meta["distributor"],
-            fileobj=handle,
-            name=meta["name"],
-            dry_run=dry_run,
-            period=dt.date.fromisoformat(meta["period"]) if meta["period"] else None,
-        )
-
-
-def _report_page(request: HttpRequest, result: FlowImportResult, token: str) -> HttpResponse:
-    return render(
-        request,
-        "flow/check.html",
-        {
-            "title": _("流向文件检查"),
-            "result": result,
-            "report": result.report,
-            "token": token,
-            "mapping": [(FIELD_LABELS[c], h) for c, h in result.mapping.items()],
-            "needs_mapping": result.report.fatal
-            and result.report.errors
-            and result.report.errors[0].row == 1,
-            "breadcrumbs": [FILES, (_("检查"), None)],
-        },
-    )
+def _recent_jobs(request: HttpRequest) -> QuerySet[ImportJob]:
+    # one query, served by the (created_by, created_at) index
+    return visible(ImportJob, user=request.user).filter(kind=FlowFileJob.name, created_by_id=request.user.pk)[
+        :10
+    ]
 
 
 @role_required(*ROLES)
@@ -199,51 +158,109 @@ def upload(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        token = _stash(
-            request,
-            form.cleaned_data["file"],
-            distributor=form.cleaned_data["distributor"],
-            period=form.cleaned_data["period"],
-        )
-        return _report_page(request, _run(request, token, dry_run=True), token)
+        try:
+            job = queue_flow_file(
+                actor=actor(request),
+                upload=form.cleaned_data["file"],
+                distributor_code=form.cleaned_data["distributor"].code,
+                period=form.cleaned_data["period"],
+                kind=form.cleaned_data["kind"],
+                source=Source.UI,
+            )
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            return redirect(job)
     return render(
         request,
         "flow/upload.html",
-        {"form": form, "title": _("上传流向文件"), "breadcrumbs": [FILES, (_("上传"), None)]},
+        {
+            "form": form,
+            "jobs": _recent_jobs(request),
+            "title": _("上传流向文件"),
+            "breadcrumbs": [FILES, (_("上传"), None)],
+        },
     )
 
 
-@require_POST
 @role_required(*ROLES)
-def confirm(request: HttpRequest, token: str) -> HttpResponse:
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One flow job: progress while it runs, then the report, confirm or mapping, then the FlowFile."""
     _require_importer(request)
-    result = _run(request, token, dry_run=False)
-    if result.ok and result.file is not None:
-        path, _meta = _stashed(request, token)
-        path.unlink(missing_ok=True)
-        request.session.pop(f"flow_upload_{token}", None)
-        messages.success(request, result.headline())
-        return redirect(result.file.get_absolute_url())
-    return _report_page(request, result, token)
+    job = _flow_job(request, pk)
+    jobs.fail_if_abandoned(job)
+    report = jobs.job_report(job)
+    result = job.result or {}
+    kind = result.get("kind") or job.params.get("kind", "auto")
+    own = job.created_by_id == request.user.pk
+    checked = job.can_confirm and result.get("outcome") == "checked"
+    # refused at the header (no template, a missing column): the mapping screen fixes that
+    header_refused = bool(report and report.fatal and report.errors and report.errors[0].row == 1)
+    may_map = own and bool(job.file) and job.dry_run and not job.is_running and (header_refused or checked)
+    labels = field_labels(kind if kind in KINDS else SALES)
+    return render(
+        request,
+        "flow/job.html",
+        {
+            "title": _("流向文件导入 #{pk}").format(pk=job.pk),
+            "job": job,
+            "report": report,
+            "result": result,
+            "kind_label": FlowFile.Kind(kind).label if kind in KINDS else _("自动识别"),
+            "progress": jobs.job_progress(job),
+            "may_confirm": own and checked,
+            "may_map": may_map,
+            "needs_mapping": may_map and header_refused,
+            "mapping": [(labels.get(c, c), h) for c, h in (result.get("mapping") or {}).items()],
+            "file_url": reverse("flow:file_detail", args=[result["file_id"]])
+            if result.get("file_id")
+            else "",
+            "breadcrumbs": [FILES, (_("上传"), reverse("flow:upload")), (f"#{job.pk}", None)],
+        },
+    )
+
+
+@role_required(*ROLES)  # outermost: a rep gets 403 whatever the method
+@require_POST
+def job_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """Import a checked file: queued in the background, the job page follows its progress."""
+    _require_importer(request)
+    job = _flow_job(request, pk)
+    if (job.result or {}).get("outcome") != "checked":
+        messages.error(request, _("只有检查通过的文件可以导入。"))
+        return redirect(job)
+    try:
+        jobs.confirm_import(actor=actor(request), job_id=job.pk)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect(job)
 
 
 @role_required(*ROLES)
-def mapping(request: HttpRequest, token: str) -> HttpResponse:
+def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     """Map their headers to our fields the first time a layout is seen; saved as the distributor's template."""
     _require_importer(request)
     from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
 
-    path, meta = _stashed(request, token)
-    distributor = get_visible_or_404(ChannelPartner, user=request.user, code=meta["distributor"])
+    job = _flow_job(request, pk)
+    if job.created_by_id != request.user.pk or not job.file or not job.dry_run or job.is_running:
+        messages.error(request, _("这个任务的文件已不能再设置列映射，请重新上传。"))
+        return redirect(job)
+    distributor = get_visible_or_404(ChannelPartner, user=request.user, code=job.params.get("distributor"))
     try:
-        with path.open("rb") as handle:
+        with job.file.open("rb") as handle:
             sheet = open_sheet(handle)
             header = list(sheet.header)
             sample = [cells for _n, cells in zip(range(5), sheet.rows, strict=False)]
     except SpreadsheetError as exc:
         messages.error(request, exc.message)
-        return redirect("flow:upload")
-    form = MappingForm(request.POST or None, header=header, initial_mapping=suggest_mapping(header))
+        return redirect(job)
+    kind = (job.result or {}).get("kind") or job.params.get("kind")
+    if kind not in KINDS:
+        kind = detect_kind(header)
+    form = MappingForm(
+        request.POST or None, header=header, initial_mapping=suggest_mapping(header, kind), kind=kind
+    )
     if request.method == "POST" and form.is_valid():
         units = {}
         if form.cleaned_data.get("packs_per_case"):
@@ -258,11 +275,13 @@ def mapping(request: HttpRequest, token: str) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 date_format=form.cleaned_data["date_format"],
                 unit_conversions=units,
+                kind=kind,
             )
+            jobs.recheck_import(actor=actor(request), job_id=job.pk)
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            return _report_page(request, _run(request, token, dry_run=True), token)
+            return redirect(job)
     return render(
         request,
         "flow/mapping.html",
@@ -271,9 +290,10 @@ def mapping(request: HttpRequest, token: str) -> HttpResponse:
             "header": header,
             "sample": sample,
             "distributor": distributor,
-            "token": token,
+            "job": job,
+            "kind_label": FlowFile.Kind(kind).label,
             "title": _("设置列映射"),
-            "breadcrumbs": [FILES, (_("列映射"), None)],
+            "breadcrumbs": [FILES, (f"#{job.pk}", job.get_absolute_url()), (_("列映射"), None)],
         },
     )
 
@@ -370,7 +390,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
         .order_by("distributor__code", "name")
     )
     rows = [
-        (t, [(FIELD_LABELS.get(code, code), header) for code, header in t.column_mapping.items()])
+        (t, [(field_labels(t.kind).get(code, code), header) for code, header in t.column_mapping.items()])
         for t in templates
     ]
     return render(

@@ -1,4 +1,4 @@
-"""Flow API: upload a distributor's monthly file (dry run or import), follow files, read records, work the unmatched queue.
+"""Flow API: upload a distributor's monthly file (at once, or as a background job), follow files, read records, work the queue.
 
 Flow data is institution level only (统方 rule: no per-professional field anywhere) and reps get
 403 on lists and 404 on objects (RULES_CN §1: a rep holds no sales task).
@@ -19,9 +19,11 @@ from ninja.pagination import CursorPagination, paginate
 from pharmacrm.api.schemas import ErrorOut, InputSchema
 from pharmacrm.core.audit import Source
 from pharmacrm.core.errors import DomainError, NotAllowed
+from pharmacrm.core.imports import jobs
+from pharmacrm.core.models import ImportJob
 from pharmacrm.core.visibility import get_visible_or_404, visible
 from pharmacrm.flow import services
-from pharmacrm.flow.importing import import_flow_file
+from pharmacrm.flow.importing import AUTO, FlowFileJob, import_flow_file, queue_flow_file
 from pharmacrm.flow.models import FlowFile, FlowRecord
 from pharmacrm.flow.parsing import parse_period
 
@@ -59,6 +61,7 @@ class FlowFileOut(Schema):
 
 class ImportResultOut(Schema):
     outcome: str
+    kind: str
     period: str | None
     file_id: int | None
     template_id: int | None
@@ -83,12 +86,15 @@ def upload_flow_file(
     file: File[UploadedFile],
     dry_run: Form[bool] = True,
     period: Form[str] = "",
+    kind: Form[str] = AUTO,
 ) -> Any:
-    """Check (dry_run=true, the default) or import one monthly file of `distributor` (its code).
+    """Check (dry_run=true, the default) or import one monthly file of `distributor` (its code), in this request.
 
-    200: checked, or identical to the month's imported file (nothing changed). 201: imported (or
-    replaced the month). 422: refused, nothing written; `result.report.errors` names row, column,
-    value and reason.
+    `kind`: sales (流向), inventory (库存) or auto (the distributor's template for the header, else
+    the headers decide). 200: checked, or identical to the month's imported file of that kind
+    (nothing changed). 201: imported (or replaced the month). 422: refused, nothing written;
+    `result.report.errors` names row, column, value and reason. A big file is better sent to
+    `POST /flow/jobs`, which runs in the background with progress.
     """
     _flow_role_or_403(request)
     month = None
@@ -105,6 +111,7 @@ def upload_flow_file(
         dry_run=dry_run,
         period=month,
         source=Source.API,
+        kind=kind,
     )
     body = result.as_dict()
     if not result.ok:
@@ -113,15 +120,130 @@ def upload_flow_file(
     return (201 if result.outcome in ("imported", "replaced") else 200), body
 
 
+class FlowJobOut(Schema):
+    """A flow file checked or imported in the background: its status, progress, report and outcome."""
+
+    id: int
+    status: str
+    dry_run: bool
+    original_name: str
+    distributor: str
+    period: str
+    kind: str
+    progress: dict[str, int]
+    outcome: str | None
+    headline: str | None
+    file_id: int | None
+    report: dict[str, Any]
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_distributor(obj: ImportJob) -> str:
+        return str(obj.params.get("distributor", ""))
+
+    @staticmethod
+    def resolve_period(obj: ImportJob) -> str:
+        return str((obj.result or {}).get("period") or obj.params.get("period") or "")
+
+    @staticmethod
+    def resolve_kind(obj: ImportJob) -> str:
+        return str((obj.result or {}).get("kind") or obj.params.get("kind") or AUTO)
+
+    @staticmethod
+    def resolve_progress(obj: ImportJob) -> dict[str, int]:
+        return jobs.job_progress(obj)
+
+    @staticmethod
+    def resolve_outcome(obj: ImportJob) -> str | None:
+        return (obj.result or {}).get("outcome")
+
+    @staticmethod
+    def resolve_headline(obj: ImportJob) -> str | None:
+        return (obj.result or {}).get("headline")
+
+    @staticmethod
+    def resolve_file_id(obj: ImportJob) -> int | None:
+        return (obj.result or {}).get("file_id")
+
+
+def _flow_job_or_404(request: HttpRequest, job_id: int) -> ImportJob:
+    if not services.may_view_flow(request.user):
+        raise Http404
+    job = jobs.job_for(request.user, job_id)
+    if job.kind != FlowFileJob.name:
+        raise Http404
+    return job
+
+
+@router.post("/flow/jobs", response={202: FlowJobOut, 400: ErrorOut, 403: ErrorOut})
+def queue_flow_job(
+    request: HttpRequest,
+    distributor: Form[str],
+    file: File[UploadedFile],
+    dry_run: Form[bool] = True,
+    period: Form[str] = "",
+    kind: Form[str] = AUTO,
+) -> Any:
+    """Queue the check (dry_run=true, the default) or the import of one file of `distributor` (its code).
+
+    Runs in the background (`pharmacrm worker`): poll `GET /flow/jobs/{id}` for the status, the
+    progress, the row report and the outcome; confirm a checked file with
+    `POST /flow/jobs/{id}/confirm`. 400 when the distributor, period or kind is wrong (no job is
+    created); the rows are reported on the job, and a refused file writes nothing.
+    """
+    _flow_role_or_403(request)
+    job = queue_flow_file(
+        actor=request.user,
+        upload=file,
+        distributor_code=distributor,
+        period=period,
+        kind=kind,
+        dry_run=dry_run,
+        source=Source.API,
+    )
+    job.refresh_from_db()
+    return 202, job
+
+
+@router.get("/flow/jobs/{job_id}", response={200: FlowJobOut, 404: ErrorOut})
+def get_flow_job(request: HttpRequest, job_id: int) -> Any:
+    """A flow job (404 for someone else's job, and for anyone who may not import flow files)."""
+    job = _flow_job_or_404(request, job_id)
+    jobs.fail_if_abandoned(job)
+    return job
+
+
+@router.post(
+    "/flow/jobs/{job_id}/confirm", response={202: FlowJobOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut}
+)
+def confirm_flow_job(request: HttpRequest, job_id: int) -> Any:
+    """Import a checked file in the background (the uploader only; the same file and parameters)."""
+    job = _flow_job_or_404(request, job_id)
+    if (job.result or {}).get("outcome") != "checked":
+        message = _("只有检查通过的文件可以导入。")
+        raise DomainError(message, code="not_confirmable")
+    job = jobs.confirm_import(actor=request.user, job_id=job.pk)  # type: ignore[arg-type]
+    job.refresh_from_db()
+    return 202, job
+
+
 @router.get("/flow/files", response={200: list[FlowFileOut], 403: ErrorOut})
 @paginate(CursorPagination, ordering=("-id",))
 def list_flow_files(
-    request: HttpRequest, distributor: str | None = None, period: str | None = None, status: str | None = None
+    request: HttpRequest,
+    distributor: str | None = None,
+    period: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
 ) -> Any:
     _flow_role_or_403(request)
     qs = visible(FlowFile, user=request.user).select_related("distributor")
     if distributor:
         qs = qs.filter(distributor__code=distributor)
+    if kind:
+        qs = qs.filter(kind=kind)
     if period and (month := parse_period(period)):
         qs = qs.filter(period=month)
     if status:

@@ -16,7 +16,6 @@ from pharmacrm.core.exports.views import export_response
 from pharmacrm.core.imports import jobs
 from pharmacrm.core.middleware import client_ip
 from pharmacrm.core.models import ImportJob
-from pharmacrm.core.visibility import get_visible_or_404
 
 router = Router(tags=["imports and exports"])
 
@@ -35,6 +34,8 @@ class ImportJobOut(Schema):
     error_count: int
     progress: dict[str, int]
     report: dict[str, Any]
+    params: dict[str, Any]
+    result: dict[str, Any]
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
@@ -76,7 +77,9 @@ def create_import(
 
 @router.get("/imports/{job_id}", response={200: ImportJobOut, 404: ErrorOut})
 def get_import(request: HttpRequest, job_id: int) -> Any:
-    return get_visible_or_404(ImportJob, user=request.user, pk=job_id)
+    job = jobs.job_for(request.user, job_id)
+    jobs.fail_if_abandoned(job)
+    return job
 
 
 @router.post(
@@ -84,7 +87,7 @@ def get_import(request: HttpRequest, job_id: int) -> Any:
 )
 def confirm_import(request: HttpRequest, job_id: int) -> Any:
     """Import a checked dry run (as it was uploaded: same file, same partial setting)."""
-    get_visible_or_404(ImportJob, user=request.user, pk=job_id)
+    jobs.job_for(request.user, job_id)
     job = jobs.confirm_import(actor=request.user, job_id=job_id)  # type: ignore[arg-type]
     job.refresh_from_db()
     return 202, job

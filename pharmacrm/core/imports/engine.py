@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pharmacrm.core.audit import Source, audit_context
+from pharmacrm.core.errors import DomainError
 from pharmacrm.core.imports.columns import CellError, Column, normalise_header
 from pharmacrm.core.memory import release_free_heap
 from pharmacrm.core.spreadsheets import MAX_CELL_CHARS, SpreadsheetError, open_sheet
@@ -212,6 +213,10 @@ class ImportKind:
     # Rows for the template, in column order (strings as a user would type them).
     examples: ClassVar[list[list[str]]] = []
     notes: ClassVar[list[Any]] = []  # lazy translations
+    # Offered on the generic 导入 page, its API and its templates. A kind with its own pages and
+    # parameters (flow files: a distributor, a period) is not, but runs as the same kind of job.
+    listed: ClassVar[bool] = True
+    job_url_name: ClassVar[str] = "imports:job_detail"
 
     def __init__(self, *, actor: Any, writing: bool, partial: bool, report: Report):
         self.actor = actor
@@ -243,6 +248,40 @@ class ImportKind:
     def may_import(cls, user: Any) -> bool:
         """None is the command line run by an operator, which is not limited by role."""
         return user is None or bool(getattr(user, "roles", frozenset()) & cls.roles)
+
+    @classmethod
+    def clean_params(cls, params: dict[str, Any], *, actor: Any) -> dict[str, Any]:
+        """Check a job's parameters when it is created; raise DomainError naming the bad field.
+
+        Column-based kinds take none. The cleaned dict is stored on the job and given to `run`.
+        """
+        if params:
+            raise DomainError(
+                _("“{kind}”不接受参数：{names}").format(kind=cls.label, names="、".join(sorted(params))),
+                code="unexpected_params",
+            )
+        return {}
+
+    @classmethod
+    def run(
+        cls,
+        fileobj: IO[bytes],
+        *,
+        actor: Any,
+        dry_run: bool,
+        partial: bool,
+        params: dict[str, Any],
+        name: str = "",
+        on_progress: ProgressCallback | None = None,
+    ) -> tuple[Report, dict[str, Any]]:
+        """Check or import one file for a job: the row report and what the kind produced (JSON).
+
+        Column-based kinds run the shared engine; a kind that reads its own layouts (flow) overrides it.
+        """
+        report = run_import(
+            cls, fileobj, actor=actor, dry_run=dry_run, partial=partial, on_progress=on_progress
+        )
+        return report, {}
 
 
 def map_header(header: list[str], columns: list[Column]) -> tuple[dict[int, Column], list[str], list[str]]:

@@ -19,10 +19,10 @@ from django.views.decorators.http import require_POST
 from pharmacrm.core.errors import DomainError
 from pharmacrm.core.imports import jobs
 from pharmacrm.core.imports.engine import ImportKind
-from pharmacrm.core.imports.registry import get_kind
+from pharmacrm.core.imports.registry import all_kinds, get_kind
 from pharmacrm.core.imports.template import CONTENT_TYPES, template_bytes, template_filename
 from pharmacrm.core.models import ImportJob
-from pharmacrm.core.visibility import get_visible_or_404, visible
+from pharmacrm.core.visibility import visible
 
 
 class UploadForm(forms.Form):
@@ -67,7 +67,11 @@ def import_home(request: HttpRequest) -> HttpResponse:
             form.add_error("file" if "file" in exc.fields else None, exc.message)
         else:
             return redirect(job)
-    recent = visible(ImportJob, user=request.user).select_related("created_by")[:20]
+    recent = (
+        visible(ImportJob, user=request.user)
+        .filter(kind__in=[k.name for k in all_kinds() if k.may_import(request.user)])
+        .select_related("created_by")[:20]
+    )
     return render(
         request,
         "core/imports/home.html",
@@ -96,7 +100,10 @@ def _job_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
 
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_visible_or_404(ImportJob.objects.select_related("created_by"), user=request.user, pk=pk)
+    job = jobs.job_for(request.user, pk)
+    if job.get_absolute_url() != request.path:
+        return redirect(job)  # a kind with its own job page (flow)
+    jobs.fail_if_abandoned(job)
     ctx = _job_context(request, job)
     ctx.update(
         title=_("导入任务 #{pk}").format(pk=job.pk),
@@ -108,7 +115,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def job_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The status block alone, polled every second while the job runs; a finished job reloads the page."""
-    job = get_visible_or_404(ImportJob, user=request.user, pk=pk)
+    job = jobs.job_for(request.user, pk)
+    jobs.fail_if_abandoned(job)
     if not job.is_running and request.GET.get("running"):
         response = HttpResponse(status=204)
         response["HX-Refresh"] = "true"
@@ -119,7 +127,7 @@ def job_status(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def job_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_visible_or_404(ImportJob, user=request.user, pk=pk)
+    job = jobs.job_for(request.user, pk)
     try:
         jobs.confirm_import(actor=request.user, job_id=job.pk)  # type: ignore[arg-type]
     except DomainError as exc:

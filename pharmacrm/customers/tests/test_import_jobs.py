@@ -194,3 +194,136 @@ def test_uploaded_files_are_deleted_once_imported_or_left_unconfirmed(
     assert purge_stale_uploads() == 1
     left.refresh_from_db()
     assert not left.file and not left.can_confirm
+
+
+# --- The job machinery itself: parameters, re-check, a worker that dies ---------------------------
+
+
+def test_a_column_kind_refuses_parameters_and_creates_no_job(personas):
+    from pharmacrm.core.errors import DomainError
+    from pharmacrm.core.imports.jobs import start_import
+
+    with pytest.raises(DomainError, match="不接受参数：distributor"):
+        start_import(
+            actor=personas.admin,
+            kind="institutions",
+            upload=SimpleUploadedFile("a.csv", GOOD),
+            params={"distributor": "X"},
+        )
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_refused_check_can_be_checked_again_once_master_data_is_fixed(
+    personas, django_capture_on_commit_callbacks
+):
+    from pharmacrm.core.errors import DomainError, NotAllowed
+    from pharmacrm.core.imports.jobs import recheck_import
+
+    client = client_for(personas.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(client, BAD)
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.REFUSED
+    with pytest.raises(NotAllowed):
+        recheck_import(actor=personas.director, job_id=job.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        recheck_import(actor=personas.admin, job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.error_count) == (ImportJob.Status.REFUSED, 1)  # same file, same answer
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(client, GOOD)
+    done = ImportJob.objects.latest("pk")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("imports:job_confirm", args=[done.pk]))
+    with pytest.raises(DomainError, match="不能重新检查"):
+        recheck_import(actor=personas.admin, job_id=done.pk)
+
+
+def _running_job(user, *, minutes_ago: int) -> ImportJob:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    return ImportJob.objects.create(
+        kind="institutions",
+        original_name="a.csv",
+        created_by=user,
+        dry_run=False,
+        status=ImportJob.Status.IMPORTING,
+        started_at=timezone.now() - dt.timedelta(minutes=minutes_ago),
+    )
+
+
+def test_a_job_whose_worker_died_is_failed_with_a_clear_message_when_polled(personas):
+    import os
+    import time
+
+    from pharmacrm.core.imports.jobs import _write_progress, fail_abandoned_jobs, progress_path
+
+    dead = _running_job(personas.admin, minutes_ago=10)  # no heartbeat file at all
+    stale = _running_job(personas.admin, minutes_ago=10)
+    _write_progress(stale.pk, rows=5000, fraction=0.1)
+    old = time.time() - 600
+    os.utime(progress_path(stale.pk), (old, old))
+    alive = _running_job(personas.admin, minutes_ago=10)
+    _write_progress(alive.pk, rows=5000, fraction=0.1)  # its worker beat just now
+    young = _running_job(personas.admin, minutes_ago=0)  # started a moment ago, first beat pending
+    before = snapshot()
+    client = client_for(personas.admin)
+    response = client.get(reverse("imports:job_status", args=[dead.pk]) + "?running=1")
+    assert (response.status_code, response["HX-Refresh"]) == (204, "true")
+    dead.refresh_from_db()
+    assert dead.status == ImportJob.Status.FAILED and dead.finished_at is not None
+    assert "后台任务在运行中中断" in dead.report["errors"][0]["reason"]
+    assert "后台任务在运行中中断" in client.get(dead.get_absolute_url()).content.decode()
+    assert fail_abandoned_jobs() == 1  # the stale one; the live and the young one keep running
+    statuses = dict(ImportJob.objects.values_list("pk", "status"))
+    assert statuses[stale.pk] == ImportJob.Status.FAILED
+    assert statuses[alive.pk] == statuses[young.pk] == ImportJob.Status.IMPORTING
+    assert not progress_path(stale.pk).exists()
+    assert snapshot() == before
+    progress_path(alive.pk).unlink()
+
+
+def test_the_heartbeat_rewrites_the_progress_file_while_the_job_runs_and_removes_it_after(
+    personas, monkeypatch
+):
+    import time
+
+    from pharmacrm.core.imports import jobs
+
+    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.05)
+    with jobs._Heartbeat(4242) as beat:
+        path = jobs.progress_path(4242)
+        first = path.stat().st_mtime_ns
+        beat.progress(10, 0.5)
+        time.sleep(0.3)
+        assert path.stat().st_mtime_ns > first
+        assert jobs.job_progress(ImportJob(pk=4242, status=ImportJob.Status.IMPORTING)) == {
+            "rows": 10,
+            "percent": 50,
+        }
+    assert not path.exists()
+
+
+def test_an_exception_inside_the_import_fails_the_job_and_writes_nothing(
+    personas, django_capture_on_commit_callbacks, monkeypatch
+):
+    from pharmacrm.core.imports.registry import get_kind
+
+    client = client_for(personas.admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(client, GOOD)
+    job = ImportJob.objects.get()
+    before = snapshot()
+
+    def boom(self):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(get_kind("institutions"), "finish", boom)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("imports:job_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED
+    assert job.report["errors"][0]["reason"] == "导入时发生内部错误，未写入任何数据。"
+    assert snapshot() == before

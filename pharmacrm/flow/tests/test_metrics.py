@@ -107,3 +107,22 @@ def test_out_of_region_share_is_the_flagged_share_of_quantity(partner: Any) -> N
     assert "1 行窜货" in value.detail
     other = DistributorFactory(org_unit=partner.org_unit)
     assert _measure("out_of_region_share", other).value is None
+
+
+def test_inventory_days_read_stock_from_either_source_and_an_inventory_file_wins_its_month(
+    partner: Any,
+) -> None:
+    sales = FlowFileFactory(distributor=partner, period=dt.date(2026, 3, 1))
+    F(file=sales, quantity=Decimal("900"))  # 10 a day over the quarter
+    # January's and March's stock come as 库存 rows inside the sales files …
+    InventoryRecordFactory(file=sales, as_of=dt.date(2026, 3, 31), quantity=Decimal("400"))
+    january = FlowFileFactory(distributor=partner, period=dt.date(2026, 1, 1))
+    InventoryRecordFactory(file=january, as_of=dt.date(2026, 1, 31), quantity=Decimal("70"))
+    value = _measure("inventory_days", partner)
+    assert value.value == Decimal("40.0") and "2026-03-31 库存 400" in value.detail
+    # … then March's separate inventory file arrives: it alone says what was in stock in March
+    stock = FlowFileFactory(distributor=partner, period=dt.date(2026, 3, 1), kind=FlowFile.Kind.INVENTORY)
+    InventoryRecordFactory(file=stock, as_of=dt.date(2026, 3, 31), quantity=Decimal("150"))
+    InventoryRecordFactory(file=stock, as_of=dt.date(2026, 3, 31), quantity=Decimal("50"))
+    value = _measure("inventory_days", partner)
+    assert value.value == Decimal("20.0") and "2026-03-31 库存 200" in value.detail

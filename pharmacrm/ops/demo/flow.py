@@ -7,7 +7,9 @@ Files go through `pharmacrm.flow.importing.import_flow_file` exactly as an uploa
 the first file of a layout is mapped by hand (the template is saved), later months are recognised
 by their header; each month the sales-operations user works the unmatched queue
 (`flow.services.map_unmatched`), so names are learned as aliases and the next month matches them.
-The last month's queue is left as it is, with a few rows nobody could map.
+The last month's queue is left as it is, with a few rows nobody could map. Three distributors put
+their month-end stock (库存 rows) in the sales file; three others have sent it for the last year as
+a separate monthly inventory file in a layout of its own (SEPARATE_INVENTORY).
 
 `messy_name` and `messy_names_for` are shared with `bench/flow.py` (match rate on messy names).
 """
@@ -184,6 +186,30 @@ def _spec_text(sku: Sku, style: str) -> str:
     return f"{sku.strength}*{sku.pack}"
 
 
+@dataclass(frozen=True)
+class InventoryLayout:
+    """A distributor's separate monthly inventory (库存) file: header per field, date format, file type."""
+
+    columns: tuple[tuple[str, str], ...]  # (our field code, their header)
+    date_format: str
+    file_format: str  # "xlsx" | "csv-gbk" | "csv-utf8"
+    warehouses: tuple[str, ...] = ("",)
+
+
+INVENTORY_LAYOUTS: tuple[InventoryLayout, ...] = (
+    InventoryLayout(_cols("product_code=商品编码", "product_name=商品名称", "spec=规格", "batch=批号",
+                          "quantity=库存数量", "unit=单位", "as_of=库存日期", "warehouse=仓库"), "%Y-%m-%d", "xlsx",
+                    warehouses=("一号库", "二号库")),
+    InventoryLayout(_cols("as_of=盘点日期", "product_name=品名", "spec=规格型号", "quantity=结存数量",
+                          "unit=计量单位", "warehouse=仓库名称"), "%Y/%m/%d", "csv-gbk", warehouses=("中心库",)),
+)  # fmt: skip
+# Distributor index → the layout of the inventory file it sends besides its sales file, for the
+# last INVENTORY_MONTHS months (it started a year ago; the demo's load time stays about the same).
+# Index 1 is among the tiny demo's two distributors, so every scale shows both sources of stock.
+SEPARATE_INVENTORY = {1: INVENTORY_LAYOUTS[0], 4: INVENTORY_LAYOUTS[1], 7: INVENTORY_LAYOUTS[0]}
+INVENTORY_MONTHS = 12
+
+
 def _product_text(sku: Sku, style: str) -> str:
     product = sku.product
     if style == "generic(brand)":
@@ -196,7 +222,7 @@ def _product_text(sku: Sku, style: str) -> str:
 # --- Files ------------------------------------------------------------------------------------------
 
 
-def render(layout: Layout, rows: list[dict[str, Any]]) -> tuple[bytes, str]:
+def render(layout: Layout | InventoryLayout, rows: list[dict[str, Any]]) -> tuple[bytes, str]:
     """The file's bytes and its extension, in the distributor's format."""
     header = [h for _c, h in layout.columns]
     table = [[_cell(row.get(code, ""), code, layout) for code, _h in layout.columns] for row in rows]
@@ -204,7 +230,7 @@ def render(layout: Layout, rows: list[dict[str, Any]]) -> tuple[bytes, str]:
         from openpyxl import Workbook
 
         book = Workbook(write_only=True)
-        sheet = book.create_sheet("流向")
+        sheet = book.create_sheet("库存" if isinstance(layout, InventoryLayout) else "流向")
         sheet.append(header)
         for line in table:
             sheet.append(line)
@@ -219,8 +245,8 @@ def render(layout: Layout, rows: list[dict[str, Any]]) -> tuple[bytes, str]:
     return text.getvalue().encode(encoding, errors="replace"), "csv"
 
 
-def _cell(value: Any, code: str, layout: Layout) -> Any:
-    if code == "sale_date" and isinstance(value, dt.date):
+def _cell(value: Any, code: str, layout: Layout | InventoryLayout) -> Any:
+    if code in ("sale_date", "as_of") and isinstance(value, dt.date):
         return value.strftime(layout.date_format)
     if isinstance(value, Decimal):
         return str(value)
@@ -250,6 +276,7 @@ class DistributorPlan:
     lateness: tuple[int, int]  # days after month end the file usually arrives
     missing_month: dt.date | None = None
     transfers_to: list[ChannelPartner] = field(default_factory=list)
+    inventory_layout: InventoryLayout | None = None  # sends its stock as a separate file
 
 
 def _months(today: dt.date) -> list[dt.date]:
@@ -331,6 +358,35 @@ def _month_rows(
                 }
             )
     rng.shuffle(rows)
+    return rows
+
+
+def _stock_rows(
+    plan: DistributorPlan, month: dt.date, skus: list[Sku], rng: random.Random
+) -> list[dict[str, Any]]:
+    """One month-end stock row per SKU, batch and warehouse, written the way this distributor writes products."""
+    assert plan.inventory_layout is not None
+    layout = plan.layout
+    last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    # without a batch column two batches of one product in one warehouse would be one row twice
+    has_batch = any(code == "batch" for code, _h in plan.inventory_layout.columns)
+    rows = []
+    for sku in skus:
+        for warehouse in plan.inventory_layout.warehouses:
+            for batch in range(rng.randint(1, 2) if has_batch else 1):
+                packs = rng.randint(20, 400)
+                rows.append(
+                    {
+                        "as_of": last,
+                        "product_code": sku.code if layout.product_style == "code" else "",
+                        "product_name": _product_text(sku, layout.product_style),
+                        "spec": _spec_text(sku, layout.spec_style),
+                        "batch": f"{month:%y%m}{batch + 1:02d}",
+                        "quantity": Decimal(packs) * (sku.standard_units if layout.unit == "片" else 1),
+                        "unit": layout.unit,
+                        "warehouse": warehouse,
+                    }
+                )
     return rows
 
 
@@ -443,6 +499,7 @@ def _plan(
                 ],
                 lateness=(2, 12) if i % 4 else (15, 35),
                 missing_month=months[rng.randrange(6, len(months) - 2)] if i % 5 == 3 else None,
+                inventory_layout=SEPARATE_INVENTORY.get(i),
             )
         )
     # The first distributor is a national platform: it transfers (调拨) to two others each month, who
@@ -469,6 +526,8 @@ def write_flow(
     from pharmacrm.flow.models import FlowRecord
 
     rng = random.Random(f"{seed}:flow")
+    # its own stream, so adding inventory files left the sales files as they were
+    stock_rng = random.Random(f"{seed}:flow-inventory")
     months = _months(today)
     skus = _skus(today)
     partners = _partners(rng)
@@ -514,6 +573,27 @@ def write_flow(
                 progress(
                     f"  flow: {plan.partner.code} {month:%Y-%m} refused: {' / '.join(result.lines()[:3])}"
                 )
+            first_stock = len(months) - INVENTORY_MONTHS
+            if plan.inventory_layout is not None and index >= first_stock:
+                content, extension = render(plan.inventory_layout, _stock_rows(plan, month, skus, stock_rng))
+                stock = import_flow_file(
+                    actor=operator,
+                    distributor_code=plan.partner.code,
+                    fileobj=io.BytesIO(content),
+                    name=f"{plan.partner.code}_库存_{month:%Y%m}.{extension}",
+                    dry_run=False,
+                    period=month,
+                    mapping=dict(plan.inventory_layout.columns) if index == first_stock else None,
+                    received_on=min(received, today),
+                    source=Source.SYSTEM,
+                    kind="inventory",
+                )
+                if not stock.ok:
+                    refused += 1
+                    progress(
+                        f"  flow: {plan.partner.code} {month:%Y-%m} inventory refused: "
+                        + " / ".join(stock.lines()[:3])
+                    )
         if index < len(months) - 1:
             _work_queue(operator=operator, truth=truth, product_truth=product_truth, services=services)
         if index % 6 == 5:
@@ -545,11 +625,16 @@ def _work_queue(
     ]
     if mappings:
         services.map_unmatched(actor=operator, kind=services.CUSTOMER, mappings=mappings)
-    products = (
-        FlowRecord.objects.filter(sku__isnull=True)
+    from pharmacrm.flow.models import InventoryRecord
+
+    products = {
+        *FlowRecord.objects.filter(sku__isnull=True)
         .values_list("distributor_id", "product_name", "product_spec")
-        .distinct()
-    )
+        .distinct(),
+        *InventoryRecord.objects.filter(sku__isnull=True)
+        .values_list("distributor_id", "product_name", "product_spec")
+        .distinct(),
+    }
     product_mappings = [
         services.Mapping(distributor_id=d, name=name, spec=spec, target_id=product_truth[(name, spec)])
         for d, name, spec in products
@@ -564,16 +649,19 @@ METHODS = ("code", "alias", "exact name", "fuzzy", "manual")
 
 def flow_counts() -> dict[str, int]:
     """Rows, files and the customer match rate by method (for the demo summary and docs)."""
-    from pharmacrm.flow.models import CustomerAlias, FlowFile, FlowRecord
+    from pharmacrm.flow.models import CustomerAlias, FlowFile, FlowRecord, InventoryRecord
 
     records = FlowRecord.objects.filter(distributor__institution__external_id__startswith=DEMO_PREFIX)
+    files = FlowFile.objects.filter(distributor__institution__external_id__startswith=DEMO_PREFIX)
     methods = Counter(dict(records.values_list("customer_match").annotate(n=Count("pk")).order_by()))
     # The pipeline files an exact match of the normalised name under fuzzy with confidence 100.
     exact = records.filter(customer_match="fuzzy", customer_confidence=100).count()
     methods["exact name"], methods["fuzzy"] = exact, methods.get("fuzzy", 0) - exact
     total = sum(methods.values())
     counts = {
-        "flow files": FlowFile.objects.filter(
+        "flow files": files.filter(kind=FlowFile.Kind.SALES).count(),
+        "inventory files": files.filter(kind=FlowFile.Kind.INVENTORY).count(),
+        "inventory records": InventoryRecord.objects.filter(
             distributor__institution__external_id__startswith=DEMO_PREFIX
         ).count(),
         "flow records": total,

@@ -54,3 +54,23 @@ def test_every_layout_renders_a_file_the_importer_reads_back() -> None:
         assert extension == ("xlsx" if layout.file_format == "xlsx" else "csv")
     assert len(LAYOUTS) == 12 and set(formats) == {"xlsx", "csv-gbk", "csv-utf8"}
     assert len({tuple(layout.columns) for layout in LAYOUTS}) == 12  # each distributor its own layout
+
+
+def test_every_inventory_layout_is_detected_and_mapped_from_its_headers_alone() -> None:
+    from pharmacrm.flow.parsing import detect_kind, suggest_mapping
+    from pharmacrm.ops.demo.flow import INVENTORY_LAYOUTS, SEPARATE_INVENTORY
+
+    row = {
+        "as_of": dt.date(2026, 1, 31), "product_code": "SKU1", "product_name": "信脉乐 卡莫地平缓释片",
+        "spec": "5mg*7片", "batch": "260101", "quantity": Decimal("120"), "unit": "盒", "warehouse": "一号库",
+    }  # fmt: skip
+    for layout in INVENTORY_LAYOUTS:
+        content, _extension = render(layout, [row])
+        sheet = open_sheet(io.BytesIO(content))
+        assert detect_kind(sheet.header) == "inventory"
+        assert suggest_mapping(sheet.header, "inventory") == dict(layout.columns)
+        cells = dict(zip((c for c, _h in layout.columns), next(iter(sheet.rows))[1], strict=True))
+        assert parse_date(cells["as_of"]) == dt.date(2026, 1, 31)
+    assert set(SEPARATE_INVENTORY.values()) == set(INVENTORY_LAYOUTS)
+    # the distributors that send stock separately do not also put it in their sales file
+    assert not any(LAYOUTS[i].inventory for i in SEPARATE_INVENTORY)

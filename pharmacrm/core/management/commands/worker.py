@@ -57,6 +57,11 @@ class Command(BaseCommand):
             call_command("schedule", stdout=self.stdout)
             return
         backend = settings.TASK_BACKEND
+        # A worker killed mid-import left its job "importing": its heartbeat file has gone stale.
+        from pharmacrm.core.imports.jobs import fail_abandoned_jobs
+
+        if abandoned := fail_abandoned_jobs():
+            self.stdout.write(f"{abandoned} import job(s) abandoned by a stopped worker marked failed")
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         now = timezone.now()
         WorkerHeartbeat.objects.update_or_create(

@@ -52,6 +52,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--period", help="flow: the month the file covers, YYYY-MM (default: from its dates)."
         )
+        parser.add_argument(
+            "--kind",
+            dest="flow_kind",  # the positional KIND is taken
+            choices=["auto", "sales", "inventory"],
+            default="auto",
+            help="flow: a sales (流向) or an inventory (库存) file (default auto: the distributor's "
+            "template for the header, else the headers decide).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with translation.override(options["language"]):
