@@ -62,7 +62,7 @@ class ProfessionalSearchKey(SearchKey):
         verbose_name_plural = _("医务人员搜索键")
         indexes = [
             # The institution rides along so that a wide scope (a region) is tested inside the index
-            # while walking keys in order, without reading table rows (customers.search._wide).
+            # while walking keys in order (customers.search._shaped_keys).
             models.Index(fields=["starts", "key", "institution"], name="prof_search_key_inst"),
             models.Index(fields=["institution", "key", "starts"], name="prof_search_scoped"),
         ]

@@ -199,6 +199,32 @@ class TestVisibility:
         else:
             assert set(scope.values_list("pk", flat=True)) == expected
 
+    @pytest.mark.parametrize(
+        ("persona", "sees_hidden"),
+        [("owner", False), ("district_manager", True), ("regional_manager", True), ("other_manager", False)],
+    )
+    def test_a_wide_scope_walks_the_keys_and_keeps_only_its_own(
+        self, world, personas, monkeypatch, persona, sees_hidden
+    ):
+        # Every limited scope walks the key index here (at 10^6 only a region's does), testing each
+        # walked key's institution.
+        monkeypatch.setattr(search, "WALK_FACTOR", 0)
+        south = indexed_institution(name="广州南方医院", territory=personas.outside_territory)
+        far = indexed_professional(name="张伟", institution=south)
+        for i in range(30):  # keys ahead of the owner's in key order, in the colleague's territory
+            indexed_professional(name=f"张伟{chr(0x4E00 + i)}", institution=world["neighbour"])
+        user = personas[persona]
+        assert search._scope(user).walk
+        found = {hit.id for hit in search.search(user=user, query="张伟").professionals}
+        assert (world["hidden"].pk in found) is sees_hidden
+        assert (world["zhang"].pk in found) is (persona != "other_manager")
+        assert (far.pk in found) is (persona == "other_manager")
+        assert visible(Professional, user=user).filter(pk__in=found).count() == len(found)
+        substring = {hit.id for hit in search.search(user=user, query="伟").professionals}
+        assert (world["zhang"].pk in substring) is (persona != "other_manager")
+        places = {hit.id for hit in search.search(user=user, query="医院").institutions}
+        assert places == set(visible(Institution, user=user).values_list("pk", flat=True))
+
     def test_a_stale_key_never_shows_a_hidden_professional(self, world, personas):
         # The professional moved to the colleague's institution without reindexing.
         Professional.objects.filter(pk=world["zhang"].pk).update(institution=world["neighbour"])
