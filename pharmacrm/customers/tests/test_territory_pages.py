@@ -166,3 +166,22 @@ def test_who_may_not_move_it_gets_a_404_or_a_403_and_nothing_changes(
     assert client.get(url).status_code == status
     assert client.post(url, {"territory": personas.colleague_territory.pk}).status_code == status
     unchanged.check()
+
+
+def test_the_history_and_the_move_page_speak_english(personas: Personas, moved: Institution) -> None:
+    personas.admin.language = "en"
+    personas.admin.save()
+    client = signed_in(personas.admin)
+    html = client.get(reverse("customers:institution_detail", args=[moved.pk])).content.decode()
+    for text in ("Territory history", "Recorded by / reason", "the beginning", "Move to another territory"):
+        assert text in html, text
+    form = client.get(reverse("customers:institution_move", args=[moved.pk])).content.decode()
+    assert "Move to another territory: 北京协和医院" in form
+    assert "A date before today backdates the move" in form
+    refused = client.post(
+        reverse("customers:institution_move", args=[moved.pk]),
+        {"territory": personas.colleague_territory.pk, "effective": "2025-01-01"},
+    )
+    assert "A reason is required when the effective date is before today (a backdated move)." in (
+        refused.content.decode()
+    )

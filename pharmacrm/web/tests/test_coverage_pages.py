@@ -266,3 +266,19 @@ def test_only_admins_change_coverage(personas: Personas, newcomer: Any, persona:
     assert (assign.status_code, corrected.status_code) == (403, 403)
     assert client.get(reverse("web:assignment_correct", args=[newcomer_row.pk])).status_code == 403
     unchanged.check()
+
+
+def test_the_coverage_forms_speak_english(personas: Personas, newcomer: Any) -> None:
+    personas.admin.language = "en"
+    personas.admin.save()
+    client = signed_in(personas.admin)
+    html = client.get(page(personas)).content.decode()
+    for text in (
+        "Assign a holder",
+        "Correct dates",
+        "the previous primary holder's period ends the day before",
+    ):
+        assert text in html, text
+    newcomer_row = TerritoryAssignment.objects.get(user=newcomer)
+    response = correct(client, newcomer_row, "2026-01-01")
+    assert "Overlaps the assignment of 王代表 (2020-01-01–2026-01-14)." in response.content.decode()
