@@ -212,6 +212,7 @@ def _rewrite(
     return True
 
 
+@transaction.atomic
 def realign(
     *,
     institution_ids: Iterable[int],
