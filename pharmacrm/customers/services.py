@@ -368,7 +368,7 @@ def _update_institution(
             if segmentation.recompute_needed_for(rules, changed):
                 professionals = list(institution.professionals.select_related("institution"))
                 segmentation.recompute_batch(professionals, rules=rules)
-    moved: list[int] = []
+    moved: dict[int, dt.date | None] = {}
     if effective is not None or set(changed) & set(_TERRITORY_INPUTS_OF_INSTITUTION):
         moved = territory_history.realign(
             institution_ids=[institution.pk],
@@ -377,11 +377,7 @@ def _update_institution(
             reason=reason,
             force=effective is not None,
         )
-    return MoveResult(
-        institution=institution,
-        moved=bool(moved),
-        since=(effective or timezone.localdate()) if moved else None,
-    )
+    return MoveResult(institution=institution, moved=institution.pk in moved, since=moved.get(institution.pk))
 
 
 # --- Departments ----------------------------------------------------------------------------------------

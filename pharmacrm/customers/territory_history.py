@@ -221,8 +221,11 @@ def realign(
     reason: str = "",
     force: bool = False,
     notify: bool = True,
-) -> list[int]:
-    """Bring the institutions' territory periods in step with their resolved territory; returns those moved.
+) -> dict[int, dt.date | None]:
+    """Bring the institutions' territory periods in step with their resolved territory.
+
+    Returns the institutions that moved, each with the first day whose territory changed (None:
+    since the beginning).
 
     Call it inside the transaction that may have moved them (after the write). An institution
     whose current period already names its resolved territory is left alone, unless `force`
@@ -233,7 +236,7 @@ def realign(
     """
     ids = sorted(set(institution_ids))
     if not ids:
-        return []
+        return {}
     today = timezone.localdate()
     resolved = resolve_territories(ids)
     periods: dict[int, list[InstitutionTerritoryPeriod]] = defaultdict(list)
@@ -244,7 +247,7 @@ def realign(
         ).order_by("institution_id", F("valid_from").asc(nulls_first=True)):
             periods[period.institution_id].append(period)
     reason = (reason or "").strip()[:REASON_MAX]
-    moved: list[int] = []
+    moved: dict[int, dt.date | None] = {}
     since: dt.date | None = today
     first: list[InstitutionTerritoryPeriod] = []  # institutions that never had a period
     for institution_id in ids:
@@ -272,7 +275,7 @@ def realign(
             reason=reason,
         ):
             continue
-        moved.append(institution_id)
+        moved[institution_id] = day
         since = None if day is None or since is None else min(since, day)
     if first:
         # An import may create a hundred thousand institutions: their first periods in one executemany.
