@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from pharmacrm.core.models import Role
 from pharmacrm.core.testing import BLIND, SEES, Personas
@@ -19,6 +20,14 @@ from pharmacrm.customers.tests.factories import InstitutionFactory
 from pharmacrm.customers.tests.test_territory_history import Unchanged, timeline
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def restore_language() -> Any:
+    """Pages in English activate it for the thread; later tests expect the project's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
+
 
 TODAY = timezone.localdate()
 
@@ -168,6 +177,7 @@ def test_who_may_not_move_it_gets_a_404_or_a_403_and_nothing_changes(
     unchanged.check()
 
 
+@pytest.mark.usefixtures("restore_language")
 def test_the_history_and_the_move_page_speak_english(personas: Personas, moved: Institution) -> None:
     personas.admin.language = "en"
     personas.admin.save()

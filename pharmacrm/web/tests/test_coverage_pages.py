@@ -6,8 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from pharmacrm.core.models import Role, TerritoryAssignment
 from pharmacrm.core.testing import BLIND, SEES, Personas
@@ -15,6 +17,14 @@ from pharmacrm.core.tests.factories import AssignmentFactory, UserFactory
 from pharmacrm.core.tests.query_counts import assert_flat_query_count
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def restore_language() -> Any:
+    """Pages in English activate it for the thread; later tests expect the project's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
+
 
 TAKEOVER = dt.date(2026, 1, 15)
 
@@ -268,6 +278,7 @@ def test_only_admins_change_coverage(personas: Personas, newcomer: Any, persona:
     unchanged.check()
 
 
+@pytest.mark.usefixtures("restore_language")
 def test_the_coverage_forms_speak_english(personas: Personas, newcomer: Any) -> None:
     personas.admin.language = "en"
     personas.admin.save()

@@ -16,8 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import Http404
+from django.utils import translation
 
 from pharmacrm.core.audit import Source, audit_context
 from pharmacrm.core.errors import DomainError
@@ -52,6 +54,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         actor = self._user(options.get("user"))
+        # Refusals in the acting user's language, else the project's (not whatever a caller left active).
+        with translation.override(actor.language if actor else settings.LANGUAGE_CODE):
+            self._handle(action, actor, options)
+
+    def _handle(self, action: str, actor: User | None, options: dict[str, Any]) -> None:
         try:
             with audit_context(source=Source.CLI, actor=actor):
                 if action == "history":
