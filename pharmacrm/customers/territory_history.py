@@ -370,7 +370,11 @@ def remove_territory_rule(
     """Remove a rule: its area's institutions without a territory follow the province's rule, or none."""
     _require_admin(actor)
     effective = check_effective(actor=actor, effective=effective, reason=reason)
-    row = TerritoryRule.objects.select_for_update().select_related("province", "city").get(pk=rule.pk)
+    row = (
+        TerritoryRule.objects.select_for_update(of=("self",))
+        .select_related("province", "city")
+        .get(pk=rule.pk)
+    )
     province_row, city_row = row.province, row.city
     with acting_as(actor):
         row.delete()
