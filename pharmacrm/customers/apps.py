@@ -17,6 +17,9 @@ class CustomersConfig(AppConfig):
         visibility.register(m.Institution, territory="territory")
         visibility.register(m.Department, territory="institution__territory")
         visibility.register(m.Professional, territory="institution__territory")
+        # Who may see an institution today sees its whole territory history (visibility follows the
+        # current territory; only attribution reads the history).
+        visibility.register(m.InstitutionTerritoryPeriod, territory="institution__territory")
         visibility.register(m.Affiliation, territory=(through_professional, "institution__territory"))
         visibility.register(m.KeyDate, territory=through_professional)
         visibility.register(m.Need, territory=through_professional)

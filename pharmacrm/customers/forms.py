@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from pharmacrm.core.models import Division, Territory, User
+from pharmacrm.core.models import Division, Role, Territory, User
 from pharmacrm.core.visibility import visible
 from pharmacrm.customers import segmentation
 from pharmacrm.customers.models import (
@@ -108,6 +108,34 @@ class InstitutionForm(forms.ModelForm):
     def _post_clean(self) -> None:
         # The service validates the model and says why in Chinese; ModelForm's own check would speak first.
         pass
+
+
+class InstitutionMoveForm(forms.Form):
+    """Move an institution to another territory; admins may backdate the move (with a reason)."""
+
+    territory = forms.ModelChoiceField(
+        queryset=Territory.objects.none(),
+        required=False,
+        label=_("新辖区"),
+        help_text=_("留空：按机构所在地区的辖区规则归属"),
+    )
+    effective = forms.DateField(
+        required=False,
+        label=_("生效日期"),
+        widget=DateInput(),
+        help_text=_("留空为今天。早于今天为追溯调整：须填写原因，该日期以来的销售将重新归属。"),
+    )
+    reason = forms.CharField(required=False, max_length=200, label=_("原因"))
+
+    def __init__(self, *args: Any, user: Any, institution: Institution, **kwargs: Any):
+        kwargs.setdefault("initial", {"territory": institution.territory_id})
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ModelChoiceField, self.fields["territory"])
+        field.queryset = visible(Territory, user=user).filter(is_active=True)
+        field.widget.attrs["data-tom-select"] = ""
+        if not user.has_role(Role.ADMIN):
+            # Only an admin may backdate a move; everyone else's takes effect today.
+            del self.fields["effective"]
 
 
 class DepartmentForm(forms.ModelForm):

@@ -40,12 +40,13 @@ from pharmacrm.core.audit import acting_as, current_state
 from pharmacrm.core.errors import Conflict, DomainError, NotAllowed
 from pharmacrm.core.models import MANAGER_ROLES, Role
 from pharmacrm.core.visibility import visible
-from pharmacrm.customers import pinyin, quality, search, segmentation
+from pharmacrm.customers import pinyin, quality, search, segmentation, territory_history
 from pharmacrm.customers.models import (
     Affiliation,
     Department,
     Institution,
     InstitutionSearchKey,
+    InstitutionTerritoryPeriod,
     Professional,
     ProfessionalSearchKey,
     Segment,
@@ -342,6 +343,9 @@ NOT_CHOSEN = {
 }
 # Rows rewritten from the survivor afterwards instead of moved.
 DERIVED = (ProfessionalSearchKey, InstitutionSearchKey)
+# Rows the merge settles itself: the merged institution's territory history goes (its sales follow the
+# survivor's history from now on), since moving it would overlap the survivor's own periods.
+SETTLED_BY_MERGE = (InstitutionTerritoryPeriod,)
 
 
 def merge_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
@@ -384,7 +388,9 @@ def _reverse_relations(model: type[models.Model]) -> list[Any]:
         if not (rel.is_relation and rel.auto_created and not rel.concrete) or rel.many_to_many:
             continue
         related = rel.related_model
-        if not isinstance(related, type) or issubclass(related, (HistoricalChanges, *DERIVED)):
+        if not isinstance(related, type) or issubclass(
+            related, (HistoricalChanges, *DERIVED, *SETTLED_BY_MERGE)
+        ):
             continue
         relations.append(rel)
     return relations
@@ -752,8 +758,18 @@ def merge_institutions(
     plan.steps.append(
         lambda: search.move_professional_keys(institution_from=merged.pk, institution_to=survivor.pk)
     )
+
+    def drop_merged_history() -> None:
+        for period in InstitutionTerritoryPeriod.objects.filter(institution_id=merged.pk):
+            _delete(period, plan)
+
+    plan.steps.append(drop_merged_history)
     _finish(Institution, survivor, merged, plan, final)
     search.index_institutions([survivor])
+    # The survivor's territory may be the merged record's now (a move from today), and the sales that
+    # came over with the merge follow the survivor's history: re-attribute all of them.
+    territory_history.realign(institution_ids=[survivor.pk], actor=actor, reason=plan.reason, notify=False)
+    territory_history.institutions_moved(institution_ids=[survivor.pk], since=None)
     if moved_professionals:
         # Their own history says where they went; segments that depend on the institution follow.
         people = list(Professional.objects.filter(pk__in=moved_professionals).select_related("institution"))

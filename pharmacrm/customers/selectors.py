@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from pharmacrm.core.visibility import visible
 from pharmacrm.customers import search
-from pharmacrm.customers.models import Institution, Professional
+from pharmacrm.customers.models import Institution, InstitutionTerritoryPeriod, Professional
 
 ASCII_KEY = re.compile(r"^[a-z]+$")
 
@@ -20,6 +20,16 @@ def visible_institutions(*, user: Any) -> QuerySet[Institution]:
 
 def visible_professionals(*, user: Any) -> QuerySet[Professional]:
     return visible(Professional, user=user).select_related("institution", "department")
+
+
+def territory_periods(*, user: Any, institution: Institution) -> QuerySet[InstitutionTerritoryPeriod]:
+    """The institution's territory history, newest first, for a user who may see the institution."""
+    return (
+        visible(InstitutionTerritoryPeriod, user=user)
+        .filter(institution=institution)
+        .select_related("territory", "recorded_by")
+        .order_by(F("valid_from").desc(nulls_last=True), "-id")
+    )
 
 
 def customer_counts(*, user: Any) -> dict[str, int]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
@@ -28,7 +29,7 @@ from pharmacrm.core.audit import acting_as
 from pharmacrm.core.errors import Conflict, DomainError, NotAllowed, RuleViolation
 from pharmacrm.core.models import COMPANY_WIDE_ROLES, MANAGER_ROLES, Division, Role, Territory, User
 from pharmacrm.core.visibility import can_see, get_visible_or_404, visible
-from pharmacrm.customers import quality, search, segmentation
+from pharmacrm.customers import quality, search, segmentation, territory_history
 from pharmacrm.customers.models import (
     Affiliation,
     Department,
@@ -280,26 +281,103 @@ def create_institution(
     with acting_as(actor):
         institution.save()
     search.index_institutions([institution], fresh=True)
+    # Its first territory period, since the beginning; a new institution has no sales to re-attribute.
+    territory_history.realign(institution_ids=[institution.pk], actor=actor, notify=False)
     return institution
 
 
+# Changing these can move the institution to another territory (its own, or its area's rule).
+_TERRITORY_INPUTS_OF_INSTITUTION = ("territory", "province", "city")
+
+
 @transaction.atomic
-def update_institution(*, actor: User, institution: Institution, changes: Mapping[str, Any]) -> Institution:
+def update_institution(
+    *,
+    actor: User,
+    institution: Institution,
+    changes: Mapping[str, Any],
+    effective: dt.date | None = None,
+    reason: str = "",
+) -> Institution:
+    """Change master data. A change of territory (or of the area whose rule gives it one) is a move.
+
+    The move takes effect today; `effective` backdates it (admins only, with a `reason`), and also
+    corrects the start of a move recorded earlier when the territory itself is unchanged.
+    """
+    return _update_institution(
+        actor=actor, institution=institution, changes=changes, effective=effective, reason=reason
+    ).institution
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    institution: Institution
+    moved: bool  # False: the history already said so, nothing changed and nothing was queued
+    since: dt.date | None  # the first day whose territory changed (None: since the beginning)
+
+
+@transaction.atomic
+def move_institution(
+    *,
+    actor: User,
+    institution: Institution,
+    territory: Territory | int | None,
+    effective: dt.date | None = None,
+    reason: str = "",
+) -> MoveResult:
+    """Move the institution to `territory` (None: back to its area's rule) from today or `effective`.
+
+    The same checks as editing the territory field (the actor must see the territory, and keep
+    seeing the institution); backdating is for admins and needs a reason. Re-attribution of its
+    sales from the effective day is queued after commit.
+    """
+    return _update_institution(
+        actor=actor,
+        institution=institution,
+        changes={"territory": territory},
+        effective=effective,
+        reason=reason,
+    )
+
+
+# Changing these can move the institution to another territory (its own, or its area's rule).
+_TERRITORY_INPUTS_OF_INSTITUTION = ("territory", "province", "city")
+
+
+def _update_institution(
+    *,
+    actor: User,
+    institution: Institution,
+    changes: Mapping[str, Any],
+    effective: dt.date | None,
+    reason: str,
+) -> MoveResult:
     institution = _locked(Institution, actor, institution.pk)
     _require_editor(actor)
+    effective = territory_history.check_effective(actor=actor, effective=effective, reason=reason)
     changed = _apply_institution(actor, institution, changes)
-    if not changed:
-        return institution
+    if not changed and effective is None:
+        return MoveResult(institution=institution, moved=False, since=None)
     if {"name", "aliases"} & set(changed):
         refresh_search_keys(institution)
     with acting_as(actor):
-        institution.save()
+        if changed:
+            institution.save()
         if set(changed) & set(_SEGMENT_INPUTS_OF_INSTITUTION):
             rules = segmentation.active_rules()
             if segmentation.recompute_needed_for(rules, changed):
                 professionals = list(institution.professionals.select_related("institution"))
                 segmentation.recompute_batch(professionals, rules=rules)
-    return institution
+    moved: dict[int, dt.date | None] = {}
+    if effective is not None or set(changed) & set(_TERRITORY_INPUTS_OF_INSTITUTION):
+        moved = territory_history.realign(
+            institution_ids=[institution.pk],
+            actor=actor,
+            effective=effective,
+            reason=reason,
+            force=effective is not None,
+        )
+    return MoveResult(institution=institution, moved=institution.pk in moved, since=moved.get(institution.pk))
 
 
 # --- Departments ----------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ urlpatterns = [
 urlpatterns += [
     path("institutions/new/", views.institution_create, name="institution_create"),
     path("institutions/<int:pk>/edit/", views.institution_edit, name="institution_edit"),
+    path("institutions/<int:pk>/move/", views.institution_move, name="institution_move"),
     path("institutions/<int:pk>/departments/new/", views.department_create, name="department_create"),
     path("departments/<int:pk>/edit/", views.department_edit, name="department_edit"),
     path("professionals/new/", views.professional_create, name="professional_create"),

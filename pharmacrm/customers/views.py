@@ -29,6 +29,7 @@ from pharmacrm.customers.forms import (
     AffiliationForm,
     DepartmentForm,
     InstitutionForm,
+    InstitutionMoveForm,
     KeyDateForm,
     NeedForm,
     NeedStatusForm,
@@ -120,6 +121,11 @@ class InstitutionDetailView(ObjectDetailView):
         if self.active_tab == "overview":
             ctx.update(profiles.institution_overview(institution=self.object, user=self.request.user))
         ctx["can_edit"] = services.may_edit(self.request.user)
+        if self.active_tab == "overview":
+            # An institution has a handful of periods; the cap keeps the page flat whatever happens.
+            ctx["territory_periods"] = list(
+                selectors.territory_periods(user=self.request.user, institution=self.object)[:50]
+            )
         return ctx
 
 
@@ -162,6 +168,50 @@ def institution_edit(request: HttpRequest, pk: int) -> HttpResponse:
         success_message=_("机构已保存。"),
         breadcrumbs=[INSTITUTIONS, (institution.name, institution.get_absolute_url())],
         cancel_url=institution.get_absolute_url(),
+    )
+
+
+@login_required
+def institution_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move the institution to another territory (today, or backdated by an admin); sales follow in the background."""
+    institution = get_visible_or_404(
+        Institution.objects.select_related("territory"), user=request.user, pk=pk
+    )
+    _require_editor(request)
+    form = InstitutionMoveForm(request.POST or None, user=request.user, institution=institution)
+
+    def done(result: services.MoveResult) -> str:
+        # Said here, after the real save (the form's inline validation also runs the service, rolled back).
+        if result.moved:
+            day = result.since.isoformat() if result.since else _("最初")
+            if result.institution.territory is not None:
+                text = _("已记录辖区调整：{name} 自 {day} 起归属 {territory}。").format(
+                    name=result.institution.name, day=day, territory=result.institution.territory
+                )
+            else:
+                text = _("已记录辖区调整：{name} 自 {day} 起按所在地区的辖区规则归属。").format(
+                    name=result.institution.name, day=day
+                )
+            messages.success(request, text + _("该日起的销售已排队在后台重新归属。"))
+        else:
+            messages.info(request, _("辖区归属没有变化，未做任何更改。"))
+        return result.institution.get_absolute_url()
+
+    return form_page(
+        request,
+        form=form,
+        save=lambda data: services.move_institution(
+            actor=_actor(request),
+            institution=institution,
+            territory=data["territory"],
+            effective=data.get("effective"),
+            reason=data["reason"],
+        ),
+        success_url=done,
+        title=_("调整辖区：{name}").format(name=institution.name),
+        breadcrumbs=[INSTITUTIONS, (institution.name, institution.get_absolute_url())],
+        cancel_url=institution.get_absolute_url(),
+        extra={"submit_label": _("记录调整")},
     )
 
 

@@ -34,11 +34,14 @@ class FlowConfig(AppConfig):
         visibility.register(CustomerAlias, public=True)
         visibility.register(ProductAlias, public=True)
 
-        # Attribution (C2): corrected coverage history re-attributes sales in the background.
+        # Attribution (C2): corrected coverage history, and institutions moved to another territory,
+        # re-attribute sales in the background.
         from pharmacrm.core.services import on_coverage_change
-        from pharmacrm.flow.tasks import queue_reattribution
+        from pharmacrm.customers.territory_history import on_institution_move
+        from pharmacrm.flow.tasks import queue_institution_reattribution, queue_reattribution
 
         on_coverage_change(queue_reattribution)
+        on_institution_move(queue_institution_reattribution)
 
         # Sales figures for commercial and channels (contracts §1) and scorecard metrics (§2).
         from pharmacrm.commercial.sales import register_sales_source

@@ -1,15 +1,16 @@
 """Attribution: each flow record's territory and rep on its sale date, its 窜货 and 两票制 flags, set-based.
 
-A record's territory is its institution's territory (Institution.territory, or the province/city
-TerritoryRule when the institution has none); its rep is the primary holder of that territory on
-the sale date, read from the TerritoryAssignment history. Institutions' territories and the
-territories' coverage periods are resolved in Python (small), then one plain UPDATE per
-(territory, coverage period) selects its rows by (institution, sale date) — never row by row, so
-attribution keeps up with a million-row import; only differences are written, so re-running it
-changes nothing (idempotent) and reports what changed.
+A record's territory is the territory its institution was in on the sale date, read from the
+institution's territory history (customers.InstitutionTerritoryPeriod: its own territory, or its
+area's TerritoryRule, over time); its rep is the primary holder of that territory on the sale date,
+read from the TerritoryAssignment history. An institution moved to another territory keeps its
+earlier sales with the old territory and rep.
 
-Institutions do not carry territory validity periods: a realigned institution's past sales follow
-its current territory (the audit history records the move, but attribution does not read it).
+Institutions' periods and the territories' coverage periods are resolved in Python (small): each
+institution's time line is cut into (territory, rep, first day, last day) pieces, institutions
+with the same piece are grouped, and one plain UPDATE per group selects its rows by (institution,
+sale date) — never row by row, so attribution keeps up with a million-row import; only
+differences are written, so re-running it changes nothing (idempotent) and reports what changed.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from django.db import connection
 from django.db.models import Min, Q, QuerySet
 
 from pharmacrm.channels.models import ChannelPartner
-from pharmacrm.core.models import TerritoryAssignment, TerritoryRule
-from pharmacrm.customers.models import Institution
+from pharmacrm.core.models import TerritoryAssignment
+from pharmacrm.customers.models import Institution, InstitutionTerritoryPeriod
+from pharmacrm.customers.territory_history import spans_by_institution
 from pharmacrm.flow.models import FlowRecord
 
 CHUNK = 20_000  # rows per UPDATE: big enough to amortise, small enough for the SQLite WAL
@@ -86,19 +88,6 @@ def _id_chunks(record_ids: Iterable[int]) -> Iterator[Q]:
 # --- Steps -----------------------------------------------------------------------------------------
 
 
-def _resolve_territories(institution_ids: list[int]) -> dict[int, int | None]:
-    """Institution → its territory: its own, else its city's rule, else its province's rule."""
-    rules = {(r.province_id, r.city_id): r.territory_id for r in TerritoryRule.objects.all()}
-    resolved: dict[int, int | None] = {}
-    step = _in_chunk()
-    for start in range(0, len(institution_ids), step):
-        for pk, own, province, city in Institution.objects.filter(
-            pk__in=institution_ids[start : start + step]
-        ).values_list("pk", "territory_id", "province_id", "city_id"):
-            resolved[pk] = own or rules.get((province, city)) or rules.get((province, None))
-    return resolved
-
-
 Segment = tuple[dt.date | None, dt.date | None, int | None]  # first day, last day (None = open), rep
 
 
@@ -138,46 +127,91 @@ def _coverage(territory_ids: set[int]) -> dict[int, list[Segment]]:
     return timeline
 
 
-def _attribute_chunk(rows: QuerySet[FlowRecord]) -> AttributionResult:
-    """Territory and rep of `rows`: one UPDATE per (territory, coverage period), writing only differences.
+Piece = tuple[int | None, int | None, dt.date | None, dt.date | None]  # territory, rep, first, last
 
-    The territory of each institution and the coverage periods of each territory are resolved in
-    Python (a few thousand institutions, a few hundred periods), so every statement is a plain
-    indexed UPDATE (institution, sale_date range) with no per-row subquery.
+
+def _later(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    """The later of two first days (None = the beginning of time)."""
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _earlier(a: dt.date | None, b: dt.date | None) -> dt.date | None:
+    """The earlier of two last days (None = open-ended)."""
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _pieces(
+    spans: list[tuple[dt.date | None, dt.date | None, int]], coverage: dict[int, list[Segment]]
+) -> list[Piece]:
+    """One institution's whole time line as (territory, rep, first, last): its territory periods cut by
+    their territories' coverage periods; days outside every period are nobody's (None, None)."""
+    one_day = dt.timedelta(days=1)
+    pieces: list[Piece] = []
+    cursor: dt.date | None = None  # first day not yet placed (None = the beginning of time)
+    started = False
+    for first, last, territory_id in spans:
+        if started and cursor is None:
+            break  # an open-ended period already reached the end of time
+        if (not started and first is not None) or (
+            started and first is not None and cursor is not None and first > cursor
+        ):
+            pieces.append((None, None, cursor, first - one_day))
+        for seg_first, seg_last, rep_id in coverage.get(territory_id, [(None, None, None)]):
+            lo, hi = _later(first, seg_first), _earlier(last, seg_last)
+            if lo is None or hi is None or lo <= hi:
+                pieces.append((territory_id, rep_id, lo, hi))
+        started = True
+        cursor = None if last is None else last + one_day
+    if not started:
+        pieces.append((None, None, None, None))
+    elif cursor is not None:
+        pieces.append((None, None, cursor, None))
+    return pieces
+
+
+def _attribute_chunk(rows: QuerySet[FlowRecord]) -> AttributionResult:
+    """Territory and rep of `rows`: one UPDATE per (territory, rep, date range), writing only differences.
+
+    The territory periods of each institution and the coverage periods of each territory are
+    resolved in Python (a few thousand institutions, a few hundred periods); institutions whose
+    time lines share a piece are updated together, so every statement is a plain indexed UPDATE
+    (institution, sale_date range) with no per-row subquery.
     """
     result = AttributionResult()
     institution_ids = sorted(
         i for i in rows.order_by().values_list("institution_id", flat=True).distinct() if i is not None
     )
-    territory_of = _resolve_territories(institution_ids)
-    by_territory: dict[int, list[int]] = defaultdict(list)
-    for institution_id, territory_id in territory_of.items():
-        if territory_id is not None:
-            by_territory[territory_id].append(institution_id)
+    spans = spans_by_institution(institution_ids)
+    coverage = _coverage({t for periods in spans.values() for _f, _l, t in periods})
+    groups: dict[Piece, list[int]] = defaultdict(list)
+    for institution_id in institution_ids:
+        for piece in _pieces(spans.get(institution_id, []), coverage):
+            groups[piece].append(institution_id)
     step = _in_chunk()
-    for territory_id, segments in _coverage(set(by_territory)).items():
-        members = by_territory[territory_id]
+    for (territory_id, rep_id, first, last), members in groups.items():
         for start in range(0, len(members), step):
-            group = rows.filter(institution_id__in=members[start : start + step])
-            for first, last, rep_id in segments:
-                part = group
-                if first is not None:
-                    part = part.filter(sale_date__gte=first)
-                if last is not None:
-                    part = part.filter(sale_date__lte=last)
-                result.territory += part.exclude(territory_id=territory_id).count()
-                result.rep += (
-                    part.exclude(rep_id=rep_id) if rep_id else part.filter(rep__isnull=False)
-                ).count()
-                same = Q(territory_id=territory_id) & (Q(rep_id=rep_id) if rep_id else Q(rep__isnull=True))
-                result.changed += part.exclude(same).update(territory_id=territory_id, rep_id=rep_id)
-    # Unmatched rows and institutions without a territory: nobody's.
-    nobody = rows.filter(
-        Q(institution__isnull=True) | Q(institution_id__in=[i for i, t in territory_of.items() if t is None])
-    ).exclude(territory__isnull=True, rep__isnull=True)
-    result.territory += nobody.filter(territory__isnull=False).count()
-    result.rep += nobody.filter(rep__isnull=False).count()
-    result.changed += nobody.update(territory=None, rep=None)
+            part = rows.filter(institution_id__in=members[start : start + step])
+            if first is not None:
+                part = part.filter(sale_date__gte=first)
+            if last is not None:
+                part = part.filter(sale_date__lte=last)
+            result += _write(part, territory_id, rep_id)
+    # Unmatched rows: nobody's.
+    result += _write(rows.filter(institution__isnull=True), None, None)
+    return result
+
+
+def _write(part: QuerySet[FlowRecord], territory_id: int | None, rep_id: int | None) -> AttributionResult:
+    """Set territory and rep on `part` where they differ; counts what changed."""
+    result = AttributionResult()
+    same_territory = Q(territory_id=territory_id) if territory_id else Q(territory__isnull=True)
+    same_rep = Q(rep_id=rep_id) if rep_id else Q(rep__isnull=True)
+    result.territory = part.exclude(same_territory).count()
+    result.rep = part.exclude(same_rep).count()
+    if result.territory or result.rep:
+        result.changed = part.exclude(same_territory & same_rep).update(
+            territory_id=territory_id, rep_id=rep_id
+        )
     return result
 
 
@@ -307,25 +341,31 @@ def attribute_file(*, file_id: int, flags: bool = True) -> AttributionResult:
 
 
 def reattribute(
-    *, since: dt.date | None = None, territory_ids: Iterable[int] | None = None
+    *,
+    since: dt.date | None = None,
+    territory_ids: Iterable[int] | None = None,
+    institution_ids: Iterable[int] | None = None,
 ) -> AttributionResult:
     """Re-attribute every record sold on or after `since` (all when None); returns what changed.
 
-    Run after territory coverage is corrected. Idempotent: a second run reports 0 changed rows.
-    `territory_ids` narrows the run to records currently in those territories or whose
-    institution belongs to them (a correction touches few territories).
+    Run after territory coverage is corrected or an institution moves. Idempotent: a second run
+    reports 0 changed rows. `territory_ids` narrows the run to records now attributed to those
+    territories or whose institution was ever in one of them (a coverage correction touches few
+    territories); `institution_ids` to the records of those institutions (a move).
     """
     records = FlowRecord.objects.filter(Q(institution__isnull=False) | Q(territory__isnull=False))
     if since is not None:
         records = records.filter(sale_date__gte=since)
     if territory_ids is not None:
         ids = list(territory_ids)
-        # Institutions without a territory of their own may belong to them by a rule.
+        members = InstitutionTerritoryPeriod.objects.filter(territory_id__in=ids)
+        if since is not None:
+            members = members.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=since))
         records = records.filter(
-            Q(territory_id__in=ids)
-            | Q(institution__territory_id__in=ids)
-            | Q(institution__territory__isnull=True)
+            Q(territory_id__in=ids) | Q(institution_id__in=members.values("institution_id"))
         )
+    if institution_ids is not None:
+        records = records.filter(institution_id__in=list(institution_ids))
     result = _attribute_chunk(records)
     result.rows = records.count()
     return result

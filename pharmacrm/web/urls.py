@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pharmacrm.web import views
+from pharmacrm.web import coverage, views
 
 app_name = "web"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("territories/", views.TerritoryListView.as_view(), name="territory_list"),
     path("territories/<int:pk>/", views.TerritoryDetailView.as_view(), name="territory_detail"),
     path("territories/<int:pk>/history/", views.TerritoryHistoryView.as_view(), name="territory_history"),
+    path("territories/<int:pk>/assign/", coverage.territory_assign, name="territory_assign"),
+    path("coverage/<int:pk>/correct/", coverage.assignment_correct, name="assignment_correct"),
     path("people/", views.UserListView.as_view(), name="user_list"),
     path("people/<int:pk>/", views.UserDetailView.as_view(), name="user_detail"),
     path("people/<int:pk>/history/", views.UserHistoryView.as_view(), name="user_history"),

@@ -27,6 +27,7 @@ from pharmacrm.core.views import ObjectDetailView, ObjectHistoryView, ObjectList
 from pharmacrm.core.visibility import visible
 from pharmacrm.customers import selectors as customer_selectors
 from pharmacrm.engagement import today as engagement_today
+from pharmacrm.web.coverage import AssignForm, CorrectForm
 
 
 @login_required
@@ -167,9 +168,15 @@ class TerritoryDetailView(ObjectDetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
-        ctx["assignments"] = core_selectors.territory_assignments(
-            user=self.request.user, territory=self.object
+        assignments = list(
+            core_selectors.territory_assignments(user=self.request.user, territory=self.object)
         )
+        # Only admins change coverage (core.services refuses everyone else): only they get the forms.
+        can_change = self.request.user.has_role(Role.ADMIN)  # type: ignore[union-attr]
+        ctx["can_change_coverage"] = can_change
+        ctx["assignment_rows"] = [(a, CorrectForm(assignment=a) if can_change else None) for a in assignments]
+        if can_change:
+            ctx["assign_form"] = AssignForm()
         return ctx
 
 

@@ -20,6 +20,7 @@ from pharmacrm.customers.models import (
     DevelopmentPlan,
     DevelopmentStep,
     Institution,
+    InstitutionTerritoryPeriod,
     KeyDate,
     Need,
     Professional,
@@ -186,6 +187,82 @@ def update_institution(request: HttpRequest, institution_id: int, payload: Insti
         institution=institution,
         changes=_changes(payload, _INSTITUTION_RENAMES),
     )
+
+
+class TerritoryPeriodOut(Schema):
+    id: int
+    institution_id: int
+    territory_id: int
+    territory_name: str
+    valid_from: dt.date | None  # None: since the beginning
+    valid_to: dt.date | None  # None: still in force
+    recorded_by: str | None
+    reason: str
+
+    @staticmethod
+    def resolve_territory_name(obj: InstitutionTerritoryPeriod) -> str:
+        return obj.territory.name
+
+    @staticmethod
+    def resolve_recorded_by(obj: InstitutionTerritoryPeriod) -> str | None:
+        return str(obj.recorded_by) if obj.recorded_by_id else None
+
+
+@router.get(
+    "/institutions/{institution_id}/territory-periods",
+    response={200: list[TerritoryPeriodOut], 404: ErrorOut},
+)
+@paginate(CursorPagination, ordering=("id",))
+def list_territory_periods(request: HttpRequest, institution_id: int) -> Any:
+    """The institution's territory history (what sales attribution reads), oldest record first."""
+    institution = get_visible_or_404(Institution, user=request.user, pk=institution_id)
+    return selectors.territory_periods(user=request.user, institution=institution)
+
+
+class MoveIn(InputSchema):
+    territory_id: int | None  # None: back to the territory rule of the institution's area
+    effective: dt.date | None = None  # None: today; earlier dates are for admins, with a reason
+    reason: str = ""
+
+
+class MoveOut(Schema):
+    institution: InstitutionOut
+    moved: bool
+    since: dt.date | None
+    territory_periods: list[TerritoryPeriodOut]
+
+
+@router.post(
+    "/institutions/{institution_id}/moves",
+    response={
+        200: MoveOut,
+        201: MoveOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+    },
+)
+def move_institution(request: HttpRequest, institution_id: int, payload: MoveIn) -> Any:
+    """Record a move to another territory; 201 when the history changed (re-attribution queued), 200 when not."""
+    institution = get_visible_or_404(Institution, user=request.user, pk=institution_id)
+    result = services.move_institution(
+        actor=_actor(request),
+        institution=institution,
+        territory=payload.territory_id,
+        effective=payload.effective,
+        reason=payload.reason,
+    )
+    body = {
+        "institution": result.institution,
+        "moved": result.moved,
+        "since": result.since,
+        "territory_periods": list(
+            selectors.territory_periods(user=request.user, institution=result.institution).order_by("id")
+        ),
+    }
+    return (201 if result.moved else 200), body
 
 
 class DepartmentOut(Schema):

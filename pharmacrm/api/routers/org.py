@@ -6,12 +6,14 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.pagination import CursorPagination, paginate
 
-from pharmacrm.api.schemas import ErrorOut
-from pharmacrm.core import selectors
-from pharmacrm.core.models import Territory
+from pharmacrm.api.schemas import ErrorOut, InputSchema
+from pharmacrm.core import selectors, services
+from pharmacrm.core.errors import DomainError, NotAllowed
+from pharmacrm.core.models import Role, Territory, TerritoryAssignment, User
 from pharmacrm.core.visibility import get_visible_or_404
 
 router = Router(tags=["organisation"])
@@ -31,6 +33,8 @@ class TerritoryOut(Schema):
 
 
 class AssignmentOut(Schema):
+    id: int
+    territory_id: int
     user_id: int
     user_name: str
     kind: str
@@ -60,4 +64,59 @@ def list_territories(request: HttpRequest) -> Any:
 def get_territory(request: HttpRequest, territory_id: int) -> Any:
     return get_visible_or_404(
         Territory.objects.select_related("org_unit"), user=request.user, pk=territory_id
+    )
+
+
+# --- Coverage writes (admins): the territory page's forms, as API calls ---------------------------------
+# Both queue re-attribution of the affected sales after commit (core.services.on_coverage_change).
+
+
+def _admin(request: HttpRequest) -> User:
+    user = request.user
+    if not isinstance(user, User) or not user.has_role(Role.ADMIN):
+        raise NotAllowed(_("只有系统管理员可以执行此操作。"))
+    return user
+
+
+class AssignmentIn(InputSchema):
+    user_id: int
+    kind: TerritoryAssignment.Kind = TerritoryAssignment.Kind.PRIMARY
+    valid_from: dt.date
+
+
+class AssignmentDatesIn(InputSchema):
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+
+
+@router.post(
+    "/territories/{territory_id}/assignments",
+    response={201: AssignmentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def assign_territory(request: HttpRequest, territory_id: int, payload: AssignmentIn) -> Any:
+    """Give the territory to a rep from `valid_from`; a primary holder before them ends the day before."""
+    actor = _admin(request)
+    territory = get_visible_or_404(Territory, user=actor, pk=territory_id)
+    user = User.objects.filter(pk=payload.user_id).first()
+    if user is None:
+        raise DomainError(
+            _("人员不存在：{id}").format(id=payload.user_id), fields={"user_id": [_("人员不存在。")]}
+        )
+    return 201, services.assign_territory(
+        actor=actor, territory=territory, user=user, valid_from=payload.valid_from, kind=payload.kind
+    )
+
+
+@router.patch(
+    "/assignments/{assignment_id}",
+    response={200: AssignmentOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def correct_assignment(request: HttpRequest, assignment_id: int, payload: AssignmentDatesIn) -> Any:
+    """Correct the dates of a recorded coverage period; an overlapping primary period is refused (409)."""
+    actor = _admin(request)
+    assignment = get_visible_or_404(
+        TerritoryAssignment.objects.select_related("user"), user=actor, pk=assignment_id
+    )
+    return services.correct_assignment(
+        actor=actor, assignment=assignment, valid_from=payload.valid_from, valid_to=payload.valid_to
     )

@@ -15,6 +15,7 @@ from pharmacrm.core.imports.engine import ImportKind, Row
 from pharmacrm.core.imports.registry import register
 from pharmacrm.core.models import Territory
 from pharmacrm.core.visibility import scope_for, visible
+from pharmacrm.customers import territory_history
 from pharmacrm.customers.importing.refs import (
     MASTER_DATA_ROLES,
     Divisions,
@@ -172,6 +173,8 @@ COLUMNS = [
 
 # Changing these can move a professional's segment (same list as customers.services).
 SEGMENT_INPUTS = frozenset({"kind", "grade", "ownership", "beds"})
+# Changed attributes that can move an institution to another territory (its own, or its area's rule).
+TERRITORY_INPUTS = frozenset({"territory_id", "province_id", "city_id"})
 
 # Columns whose value is stored as-is under the same attribute name.
 PLAIN = (
@@ -475,6 +478,18 @@ class InstitutionImport(ImportKind):
         reindex_institutions(
             [r.obj for r in rows if r.action == "create"],
             [(r.obj, r.extra["changed"]) for r in rows if r.action == "update"],
+        )
+        # Territory history: new institutions' first period (since the beginning, nothing to
+        # re-attribute), and a move from today for those whose territory or area changed.
+        territory_history.realign(
+            institution_ids=[r.obj.pk for r in rows if r.action == "create"], actor=self.actor, notify=False
+        )
+        territory_history.realign(
+            institution_ids=[
+                r.obj.pk for r in rows if r.action == "update" and set(r.extra["changed"]) & TERRITORY_INPUTS
+            ],
+            actor=self.actor,
+            reason=_("导入"),
         )
         # Segments read the institution (kind, grade…): recompute its professionals when those change.
         moved = [r.obj.pk for r in rows if r.action == "update" and set(r.extra["changed"]) & SEGMENT_INPUTS]

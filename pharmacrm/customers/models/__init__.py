@@ -5,6 +5,7 @@ from pharmacrm.customers.models.plans import DevelopmentPlan, DevelopmentStep
 from pharmacrm.customers.models.profile import Affiliation, KeyDate, Need, ProfileRequirement
 from pharmacrm.customers.models.search import InstitutionSearchKey, ProfessionalSearchKey
 from pharmacrm.customers.models.segmentation import Dimension, Segment, SegmentationRule, SegmentationRun
+from pharmacrm.customers.models.territory import InstitutionTerritoryPeriod
 
 __all__ = [
     "Affiliation",
@@ -14,6 +15,7 @@ __all__ = [
     "Dimension",
     "Institution",
     "InstitutionSearchKey",
+    "InstitutionTerritoryPeriod",
     "KeyDate",
     "Need",
     "Professional",

@@ -7,6 +7,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from pharmacrm.core.models import Division
+from pharmacrm.customers import territory_history
 from pharmacrm.customers.models import (
     Affiliation,
     Department,
@@ -25,6 +26,7 @@ from pharmacrm.customers.pinyin import search_keys
 class InstitutionFactory(DjangoModelFactory):
     class Meta:
         model = Institution
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"第{n}人民医院")
     kind = Institution.Kind.HOSPITAL
@@ -41,6 +43,12 @@ class InstitutionFactory(DjangoModelFactory):
     territory = None
     search_pinyin = factory.LazyAttribute(lambda o: search_keys(o.name)[0])
     search_initials = factory.LazyAttribute(lambda o: search_keys(o.name)[1])
+
+    @factory.post_generation
+    def territory_periods(self, create: bool, extracted: object, **kwargs: object) -> None:
+        """Its first territory period, as create_institution writes it (attribution reads periods)."""
+        if create:
+            territory_history.realign(institution_ids=[self.pk], actor=None, notify=False)
 
 
 class DepartmentFactory(DjangoModelFactory):

@@ -10,9 +10,16 @@ from openpyxl import Workbook
 
 from pharmacrm.core.imports.engine import Report, run_import
 from pharmacrm.core.imports.registry import get_kind
-from pharmacrm.customers.models import Affiliation, Department, Institution, Professional, Segment
+from pharmacrm.customers.models import (
+    Affiliation,
+    Department,
+    Institution,
+    InstitutionTerritoryPeriod,
+    Professional,
+    Segment,
+)
 
-AUDITED = (Institution, Department, Professional, Affiliation, Segment)
+AUDITED = (Institution, Department, Professional, Affiliation, Segment, InstitutionTerritoryPeriod)
 
 INSTITUTION_HEADER = ["外部编码", "名称", "类型", "等级", "省", "市", "区县"]
 

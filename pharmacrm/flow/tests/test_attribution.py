@@ -7,11 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from pharmacrm.core import services as core_services
 from pharmacrm.core.models import Division, Role, TerritoryAssignment, TerritoryRule
 from pharmacrm.core.testing import Personas
 from pharmacrm.core.tests.factories import UserFactory
+from pharmacrm.customers import services as customer_services
+from pharmacrm.customers import territory_history
 from pharmacrm.customers.models import Institution
 from pharmacrm.customers.tests.factories import InstitutionFactory
 from pharmacrm.flow.attribution import attribute_records, reattribute
@@ -204,3 +207,103 @@ def test_a_public_hospital_supplied_through_a_transfer_is_an_extra_hop(personas:
     ]
     assert result.extra_hop == 1
     assert via_transfer.quantity == Decimal("10")
+
+
+# --- Institutions moved to another territory ---------------------------------------------------------
+
+
+@pytest.fixture
+def moved(personas: Personas) -> dict[str, Any]:
+    """A hospital in OWN (the owner's) sells every month; on 1 March it moves to COL (the colleague's)."""
+    hospital = InstitutionFactory(territory=personas.own_territory)
+    file = FlowFileFactory(distributor=DistributorFactory(org_unit=personas.team_n1a))
+    days = [dt.date(2025, 1, 10), dt.date(2025, 2, 28), dt.date(2025, 3, 1), dt.date(2025, 4, 5)]
+    records = [F(file=file, institution=hospital, sale_date=day) for day in days]
+    attribute_records(record_ids=_ids(*records))
+    return {"hospital": hospital, "records": records}
+
+
+def _who(records: list[FlowRecord]) -> list[tuple[int | None, int | None]]:
+    fresh = {r.pk: r for r in FlowRecord.objects.filter(pk__in=[r.pk for r in records])}
+    return [(fresh[r.pk].territory_id, fresh[r.pk].rep_id) for r in records]
+
+
+def test_a_moved_institution_keeps_its_earlier_sales_with_the_old_territory_and_rep(
+    personas: Personas, moved: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    own = (personas.own_territory.pk, personas.owner.pk)
+    col = (personas.colleague_territory.pk, personas.colleague.pk)
+    assert _who(moved["records"]) == [own, own, own, own]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        customer_services.move_institution(
+            actor=personas.admin,
+            institution=moved["hospital"],
+            territory=personas.colleague_territory,
+            effective=dt.date(2025, 3, 1),
+            reason="区域调整：3 月起归同事辖区",
+        )
+    # The move queued re-attribution of this institution from 1 March (the immediate backend ran it).
+    assert len(callbacks) == 1
+    assert _who(moved["records"]) == [own, own, col, col]
+    # Running it again changes nothing.
+    again = reattribute(since=dt.date(2025, 3, 1), institution_ids=[moved["hospital"].pk])
+    assert (again.rows, again.changed) == (2, 0)
+    assert reattribute().changed == 0
+    # A full attribution of the file agrees with the task.
+    assert attribute_records(record_ids=_ids(*moved["records"])).changed == 0
+
+
+def test_a_move_today_leaves_every_past_sale_where_it_was(
+    personas: Personas, moved: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_services.update_institution(
+            actor=personas.district_manager,
+            institution=moved["hospital"],
+            changes={"territory": personas.colleague_territory},
+        )
+    own = (personas.own_territory.pk, personas.owner.pk)
+    assert _who(moved["records"]) == [own, own, own, own]
+    # A sale reported later for today goes to the new territory.
+    today = F(file=moved["records"][0].file, institution=moved["hospital"], sale_date=timezone.localdate())
+    attribute_records(record_ids=[today.pk])
+    assert _who([today]) == [(personas.colleague_territory.pk, personas.colleague.pk)]
+
+
+def test_a_coverage_correction_reaches_institutions_that_were_in_the_territory(
+    personas: Personas, moved: dict[str, Any]
+) -> None:
+    customer_services.move_institution(
+        actor=personas.admin,
+        institution=moved["hospital"],
+        territory=personas.colleague_territory,
+        effective=dt.date(2025, 3, 1),
+        reason="区域调整",
+    )
+    reattribute(institution_ids=[moved["hospital"].pk])
+    # The owner's coverage of OWN really started on 1 February 2025: January's sale was nobody's.
+    owner_row = TerritoryAssignment.objects.get(user=personas.owner, territory=personas.own_territory)
+    core_services.correct_assignment(
+        actor=personas.admin, assignment=owner_row, valid_from=dt.date(2025, 2, 1), valid_to=None
+    )
+    # The hospital is no longer in OWN, but its January sale is: narrowing by territory still finds it.
+    result = reattribute(since=dt.date(2020, 1, 1), territory_ids=[personas.own_territory.pk])
+    assert result.changed == 1
+    assert _who(moved["records"])[0] == (personas.own_territory.pk, None)
+
+
+def test_an_institution_without_a_territory_for_a_while_is_nobodys_then(personas: Personas) -> None:
+    TerritoryRule.objects.create(territory=personas.colleague_territory, province_id="11", city_id="1101")
+    clinic = InstitutionFactory(kind=Institution.Kind.CLINIC, grade=Institution.Grade.UNGRADED)
+    file = FlowFileFactory(distributor=DistributorFactory(org_unit=personas.team_n1a))
+    before = F(file=file, institution=clinic, sale_date=timezone.localdate() - dt.timedelta(days=3))
+    rule = TerritoryRule.objects.get(city_id="1101")
+    territory_history.remove_territory_rule(
+        actor=personas.admin,
+        rule=rule,
+        effective=timezone.localdate() - dt.timedelta(days=2),
+        reason="撤销规则",
+    )
+    after = F(file=file, institution=clinic, sale_date=timezone.localdate())
+    attribute_records(record_ids=_ids(before, after))
+    assert _who([before, after]) == [(personas.colleague_territory.pk, personas.colleague.pk), (None, None)]

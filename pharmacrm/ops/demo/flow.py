@@ -35,6 +35,7 @@ from pharmacrm.core.audit import Source
 from pharmacrm.core.models import OrgUnit, Role, User
 from pharmacrm.customers.models import Institution
 from pharmacrm.ops.demo.institutions import DEMO_PREFIX
+from pharmacrm.ops.demo.moves import move_customers
 from pharmacrm.ops.demo.organisation import COMPANY_CODE
 from pharmacrm.ops.demo.portfolio import PRODUCT_PREFIX
 
@@ -547,6 +548,15 @@ def write_flow(
         for layout in LAYOUTS
     }
     operator = _operator()
+    # A few customers move to another territory mid-way: their earlier sales stay with the old rep.
+    moved = move_customers(
+        customers=[
+            (c.institution_id, plan.partner.institution.province_id) for plan in plans for c in plan.customers
+        ],
+        effective=months[len(months) // 2],
+        operator=operator,
+        seed=seed,
+    )
     refused = 0
     for index, month in enumerate(months):
         for plan in plans:
@@ -600,6 +610,7 @@ def write_flow(
             progress(f"flow: {month:%Y-%m} imported ({FlowRecord.objects.count():,} rows so far)")
     counts = flow_counts()
     counts["flow files refused"] = refused
+    counts["flow customers moved mid-way"] = len(moved)
     return counts
 
 

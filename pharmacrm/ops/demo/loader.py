@@ -24,6 +24,7 @@ from pharmacrm.customers.models import (
     Affiliation,
     Department,
     Institution,
+    InstitutionTerritoryPeriod,
     KeyDate,
     Need,
     Professional,
@@ -222,6 +223,7 @@ INSTITUTION_COLUMNS = (
 )  # fmt: skip
 DEPARTMENT_COLUMNS = ("institution_id", "name", "specialty", "headcount")
 PROFESSIONAL_COLUMNS = ("institution_id", "department_id", *staff.PERSON_FIELDS)
+PERIOD_COLUMNS = ("institution_id", "territory_id")
 AFFILIATION_COLUMNS = (
     "professional_id",
     "institution_id",
@@ -265,6 +267,17 @@ def _write_chunk(
         )
     for spec, pk in zip(specs, writer.insert(Institution, INSTITUTION_COLUMNS, rows), strict=True):
         spec.pk = pk
+    # Territory history (attribution reads it): each institution's resolved territory since the
+    # beginning, as the migration's backfill and create_institution write it. The demo's rules are
+    # per city; the moves come later (ops/demo/flow.py moves a few customers mid-way).
+    by_city = {t.city.code: t.pk for t in plan.territories if t.city is not None}
+    periods = []
+    for spec in specs:
+        own = plan.territories[spec.territory].pk if spec.territory is not None else None
+        resolved = own or by_city.get(spec.city.code)
+        if resolved is not None:
+            periods.append((spec.pk, resolved))
+    writer.insert(InstitutionTerritoryPeriod, PERIOD_COLUMNS, periods)
 
     plans = [(spec, staff.plan_departments(rng=rng, spec=spec)) for spec in specs]
     departments = [(spec.pk, d.name, d.specialty, d.headcount) for spec, rows_ in plans for d in rows_]

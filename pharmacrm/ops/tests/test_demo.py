@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from io import StringIO
 from typing import Any
 
@@ -14,7 +15,9 @@ from django.utils import timezone
 
 from pharmacrm.core.models import Division, OrgUnit, Role, Territory, TerritoryAssignment, TerritoryRule, User
 from pharmacrm.core.visibility import forget_scope, visible
-from pharmacrm.customers.models import Department, Institution, Professional
+from pharmacrm.customers.models import Department, Institution, InstitutionTerritoryPeriod, Professional
+from pharmacrm.customers.territory_history import resolve_territories
+from pharmacrm.flow.models import FlowRecord
 from pharmacrm.ops.demo.loader import DEMO_PASSWORD, load_demo, reset_demo
 from pharmacrm.ops.demo.scales import SCALES
 
@@ -185,8 +188,40 @@ def test_rows_are_consistent_and_audited() -> None:
     ):
         assert getattr(record, name) == getattr(professional, name), name
     assert record.history_user is None
-    assert Institution.history.count() == Institution.objects.count()
+    # One '+' row each, and one '~' row for each customer the flow demo moved to another territory.
+    moved = InstitutionTerritoryPeriod.objects.filter(valid_from__isnull=False).count()
+    assert Institution.history.count() == Institution.objects.count() + moved
     assert Department.objects.filter(institution__kind=Institution.Kind.HOSPITAL, name="药剂科").exists()
+
+
+def test_a_few_customers_moved_mid_way_and_their_sales_follow_the_history() -> None:
+    demo()
+    moved = list(
+        InstitutionTerritoryPeriod.objects.filter(valid_from__isnull=False).select_related("institution")
+    )
+    assert len(moved) == 3
+    for period in moved:
+        assert period.institution.territory_id == period.territory_id
+        assert period.reason
+        earlier = InstitutionTerritoryPeriod.objects.get(
+            institution=period.institution, valid_from__isnull=True
+        )
+        assert earlier.valid_to == period.valid_from - dt.timedelta(days=1)
+        sales = FlowRecord.objects.filter(institution=period.institution)
+        assert set(sales.filter(sale_date__lt=period.valid_from).values_list("territory_id", flat=True)) == {
+            earlier.territory_id
+        }
+        assert set(sales.filter(sale_date__gte=period.valid_from).values_list("territory_id", flat=True)) == {
+            period.territory_id
+        }
+    # Every institution's current period names its territory as resolved today.
+    current = dict(
+        InstitutionTerritoryPeriod.objects.filter(valid_to__isnull=True).values_list(
+            "institution_id", "territory_id"
+        )
+    )
+    resolved = resolve_territories(Institution.objects.values_list("pk", flat=True))
+    assert current == {pk: t for pk, t in resolved.items() if t is not None}
 
 
 def test_second_run_without_reset_changes_nothing() -> None:

@@ -1,0 +1,159 @@
+"""Coverage pages: give a territory to a rep and correct the dates of recorded coverage (admins only).
+
+The territory page shows the coverage history to whoever may see the territory (managers their
+subtree, reps their own); the forms on it post here. Both writes are `core.services` calls, which
+queue re-attribution of the affected sales after commit; refusals (an overlapping primary holder,
+an end before the start) come back as form errors and change nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+
+from pharmacrm.core import services as core_services
+from pharmacrm.core.models import Role, Territory, TerritoryAssignment, User
+from pharmacrm.core.views import actor, role_required
+from pharmacrm.core.visibility import get_visible_or_404
+from pharmacrm.customers.forms import DateInput
+from pharmacrm.customers.service_forms import form_page
+
+
+def coverage_holders() -> QuerySet[User]:
+    """Who may hold a territory: active reps and commercial staff (assign_territory refuses others)."""
+    return (
+        User.objects.filter(is_active=True, role_rows__role__in=[Role.REP, Role.COMMERCIAL])
+        .distinct()
+        .order_by("display_name", "username")
+    )
+
+
+class AssignForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=User.objects.none(), label=_l("人员"))
+    kind = forms.ChoiceField(
+        choices=TerritoryAssignment.Kind.choices, initial=TerritoryAssignment.Kind.PRIMARY, label=_l("类型")
+    )
+    valid_from = forms.DateField(
+        label=_l("开始日期"),
+        widget=DateInput(),
+        help_text=_l("主负责：原主负责人的负责期到前一天结束。"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("prefix", "assign")
+        super().__init__(*args, **kwargs)
+        field = self.fields["user"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = coverage_holders()
+        field.widget.attrs["data-tom-select"] = ""
+
+
+class CorrectForm(forms.Form):
+    valid_from = forms.DateField(label=_l("开始日期"), widget=DateInput())
+    valid_to = forms.DateField(
+        label=_l("结束日期"), widget=DateInput(), required=False, help_text=_l("留空为至今")
+    )
+
+    def __init__(self, *args: Any, assignment: TerritoryAssignment, **kwargs: Any):
+        kwargs.setdefault("prefix", f"a{assignment.pk}")
+        kwargs.setdefault("initial", {"valid_from": assignment.valid_from, "valid_to": assignment.valid_to})
+        super().__init__(*args, **kwargs)
+
+
+def _queued(request: HttpRequest) -> None:
+    messages.info(request, _("受影响日期以来的销售已排队在后台重新归属到负责人。"))
+
+
+@role_required(Role.ADMIN)
+def territory_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give the territory to a rep from a date (the form sits on the territory page)."""
+    territory = get_visible_or_404(Territory, user=request.user, pk=pk)
+    form = AssignForm(request.POST or None)
+
+    def done(assignment: TerritoryAssignment) -> str:
+        messages.success(
+            request,
+            _("已指定 {user} 为 {territory} 的{kind}，自 {day} 起。").format(
+                user=assignment.user,
+                territory=territory,
+                kind=assignment.get_kind_display(),
+                day=assignment.valid_from.isoformat(),
+            ),
+        )
+        _queued(request)
+        return territory.get_absolute_url()
+
+    return form_page(
+        request,
+        form=form,
+        save=lambda data: core_services.assign_territory(
+            actor=actor(request),
+            territory=territory,
+            user=data["user"],
+            valid_from=data["valid_from"],
+            kind=data["kind"],
+        ),
+        success_url=done,
+        title=_("指定负责人：{territory}").format(territory=territory),
+        breadcrumbs=[
+            (_("辖区"), reverse("web:territory_list")),
+            (str(territory), territory.get_absolute_url()),
+        ],
+        cancel_url=territory.get_absolute_url(),
+        extra={
+            "submit_label": _("指定"),
+            "form_action": reverse("web:territory_assign", args=[territory.pk]),
+        },
+    )
+
+
+@role_required(Role.ADMIN)
+def assignment_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct the dates of one recorded coverage period."""
+    assignment = get_visible_or_404(
+        TerritoryAssignment.objects.select_related("territory", "user"), user=request.user, pk=pk
+    )
+    territory = assignment.territory
+    form = CorrectForm(request.POST or None, assignment=assignment)
+
+    def done(row: TerritoryAssignment) -> str:
+        messages.success(
+            request,
+            _("已更正 {user} 负责 {territory} 的日期：{start} 至 {end}。").format(
+                user=row.user,
+                territory=territory,
+                start=row.valid_from.isoformat(),
+                end=row.valid_to.isoformat() if row.valid_to else _("至今"),
+            ),
+        )
+        _queued(request)
+        return territory.get_absolute_url()
+
+    return form_page(
+        request,
+        form=form,
+        save=lambda data: core_services.correct_assignment(
+            actor=actor(request),
+            assignment=assignment,
+            valid_from=data["valid_from"],
+            valid_to=data["valid_to"],
+        ),
+        success_url=done,
+        title=_("更正负责日期：{user} · {territory}").format(user=assignment.user, territory=territory),
+        breadcrumbs=[
+            (_("辖区"), reverse("web:territory_list")),
+            (str(territory), territory.get_absolute_url()),
+        ],
+        cancel_url=territory.get_absolute_url(),
+        extra={
+            "submit_label": _("更正"),
+            "form_action": reverse("web:assignment_correct", args=[assignment.pk]),
+        },
+    )
