@@ -14,7 +14,8 @@ import process's peak memory (goal < 300 MB), and the match rate on the demo's m
 3. import: `pharmacrm import flow FILE --distributor CODE` in a child process, as a user runs it
    (template detection, every check, customer and product matching code → alias → fuzzy,
    duplicate detection, all-or-nothing write, attribution and 窜货/两票制 flags); wall time and
-   the child's peak resident set (ru_maxrss from wait4, i.e. RSS of the whole import process);
+   the child's own peak resident set (ru_maxrss of the whole import process, read through
+   `benchmarks.run_child` so the benchmark process's own peak is not counted: see there);
 4. the match rate by method of the imported rows, and of the demo's own 24 months of flow data.
 The imported rows are deleted afterwards so the benchmark can run again.
 """
@@ -27,7 +28,6 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -47,6 +47,7 @@ from pharmacrm.customers.models import Institution
 from pharmacrm.flow.importing import save_template
 from pharmacrm.flow.models import FlowFile, FlowRecord, InventoryRecord
 from pharmacrm.flow.parsing import suggest_mapping
+from pharmacrm.ops import benchmarks
 from pharmacrm.ops.demo.flow import match_rate_lines, messy_names_for
 from pharmacrm.ops.demo.institutions import DEMO_PREFIX
 
@@ -186,37 +187,18 @@ def _remove(files: Any) -> None:
 
 
 def cli_import(path: Path, partner: ChannelPartner, operator: User) -> tuple[float, float, str]:
-    """`pharmacrm import flow FILE --distributor CODE` in a child: (seconds, its peak RSS in MB, last line)."""
+    """`pharmacrm import flow FILE --distributor CODE` in a child: (seconds, its peak RSS in MB, first line)."""
     connection.close()
     log = workdir() / "import.log"
-    started = time.perf_counter()
+    argv = [sys.executable, "-m", "pharmacrm", "import", "flow", str(path)]
+    argv += ["--distributor", partner.code, "--user", operator.username]
     with log.open("w") as handle:
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pharmacrm",
-                "import",
-                "flow",
-                str(path),
-                "--distributor",
-                partner.code,
-                "--user",
-                operator.username,
-            ],
-            env=dict(os.environ),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        # wait4 gives this child's own rusage: ru_maxrss is its peak resident set (KB on Linux).
-        _pid, status, usage = os.wait4(child.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
+        child = benchmarks.run_child(argv, env=dict(os.environ), output=handle)
     output = log.read_text()
-    if code:
-        raise RuntimeError(f"import failed ({code}): {output[-3000:]}")
+    if child.code:
+        raise RuntimeError(f"import failed ({child.code}): {output[-3000:]}")
     lines = [line for line in output.strip().splitlines() if line.strip()]
-    return seconds, usage.ru_maxrss / 1024, lines[0] if lines else ""
+    return child.seconds, child.peak_mb, lines[0] if lines else ""
 
 
 def run(*, ctx: Any) -> None:

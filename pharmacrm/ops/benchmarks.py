@@ -9,14 +9,19 @@ database is migrated and filled with the demo (small scale by default) first.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import django
 from django.conf import settings
@@ -93,6 +98,49 @@ def ensure_database(*, scale: str, out: Callable[[str], None]) -> None:
     out(f"Benchmark database: {describe_database()} is empty; loading the {scale} demo into it …")
     summary = load_demo(scale=SCALES[scale], seed=42, today=timezone.localdate())
     out(f"  loaded {summary.counts['professionals']:,} professionals in {summary.seconds:.1f} s")
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """A command run by a benchmark: its exit code, wall time and its own peak resident set."""
+
+    code: int
+    seconds: float
+    peak_mb: float
+
+
+# Spawns the command and reports its rusage. It exists because ru_maxrss is not reset by exec:
+# Linux keeps the larger of the exec'd program's peak and the high-water mark of the address space
+# it replaced, and Python's subprocess starts children with vfork, whose address space is the
+# parent's. A benchmark process that had peaked at 340 MB (demo load, raw insert) therefore saw
+# 340 MB as its child's peak, whatever the child did (`/bin/true` reports it too). This launcher
+# is a bare interpreter (~10 MB), so the command's figure is its own.
+_LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_pid, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss}, out)
+"""
+
+
+def run_child(argv: list[str], *, env: dict[str, str], output: Any) -> ChildRun:
+    """Run `argv` with stdout and stderr to `output` (a file); wall time and its own peak RSS (MB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as figures:
+        started = time.perf_counter()
+        launcher = subprocess.run(  # noqa: S603 (our own interpreter and command)
+            [sys.executable, "-c", _LAUNCHER, figures.name, *argv],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        text = figures.read()
+    if not text:
+        raise RuntimeError(f"the launcher of {argv[:4]} failed (exit {launcher.returncode})")
+    data = json.loads(text)
+    return ChildRun(code=int(data["code"]), seconds=seconds, peak_mb=data["maxrss_kb"] / 1024)
 
 
 def describe_database() -> str:
