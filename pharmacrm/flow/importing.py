@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -204,6 +205,8 @@ class _Rows:
         self.report = result.report
         self.distributor = distributor
         self.columns = columns
+        self.width = max(columns.values()) + 1  # a row this long has every mapped cell
+        self.key_codes = sorted(columns)  # the cells a row's key is made of, in a fixed order
         self.labels = {code: result.mapping[code] for code in columns}
         self.date_format = date_format
         self.case_packs = {normalise_unit(k): parse_decimal(str(v)) for k, v in template_units.items()}
@@ -235,7 +238,10 @@ class _Rows:
 
     def row(self, number: int, cells: list[str]) -> bool:
         errors_before = self.report.error_count
-        raw = {code: self.cell(cells, code) for code in self.columns}
+        if len(cells) >= self.width:
+            raw = {code: cells[index] for code, index in self.columns.items()}
+        else:
+            raw = {code: self.cell(cells, code) for code in self.columns}
         kind = parse_kind(raw.get("kind", ""))
         if kind is None:
             self.error(number, "kind", raw["kind"], _("无法识别的业务类型（可用：纯销、调拨、退货、库存）"))
@@ -283,7 +289,7 @@ class _Rows:
             self.error(number, "customer_name", "", _("客户编码和客户名称都为空"))
         if not (product_code or product_name):
             self.error(number, "product_name", "", _("产品编码和产品名称都为空"))
-        key = row_key(tuple(raw[code] for code in sorted(raw)))
+        key = row_key(tuple(raw[code] for code in self.key_codes))
         product = self.products.match(product_code, product_name, spec)
         if product.ambiguous:
             codes = "、".join(self.sku_codes.get(pk, str(pk)) for pk in product.ambiguous)
@@ -428,7 +434,7 @@ def _insert(model: Any, rows: list[dict[str, Any]], *, file_id: int) -> int:
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in fields}
     defaults["file_id"] = file_id
-    columns = [f.attname for f in fields]
+    values = operator.itemgetter(*(f.attname for f in fields))
     quote = connection.ops.quote_name
     # identifiers come from the model's own metadata, values are parameters
     sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING".format(  # noqa: S608
@@ -437,7 +443,7 @@ def _insert(model: Any, rows: list[dict[str, Any]], *, file_id: int) -> int:
         ", ".join(["%s"] * len(fields)),
         ", ".join(quote(model._meta.get_field(name).column) for name in ("distributor", "period", "row_key")),
     )
-    params = [tuple(row.get(c, defaults[c]) for c in columns) for row in rows]
+    params = [values(defaults | row) for row in rows]  # in C: a third of the time of a genexpr per row
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         return int(cursor.rowcount)
