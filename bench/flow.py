@@ -180,13 +180,17 @@ def raw_insert(
         blank[position["file_id"]] = file.pk
         blank[position["distributor_id"]] = partner.pk
         blank[position["period"]] = PERIOD
-        at = [
+        # the column of each cell, as locals: the loop below is the floor, so it does nothing more
+        row_no, key, sale_date, kind_at, customer, institution = (
+            position[name]
+            for name in ("row_no", "row_key", "sale_date", "kind", "customer_name", "institution_id")
+        )
+        product_at, spec_at, sku, unit_at, quantity_at, price_at, amount_at, batch_at = (
             position[name]
             for name in (
-                "row_no", "row_key", "sale_date", "kind", "customer_name", "institution_id", "product_name",
-                "product_spec", "sku_id", "unit", "quantity", "unit_price", "amount", "batch_no",
+                "product_name", "product_spec", "sku_id", "unit", "quantity", "unit_price", "amount", "batch_no",
             )
-        ]  # fmt: skip
+        )  # fmt: skip
         with path.open(encoding="utf-8", newline="") as handle, connection.cursor() as cursor:
             reader = csv.reader(handle)
             next(reader)
@@ -194,27 +198,20 @@ def raw_insert(
             for number, cells in enumerate(reader, start=2):
                 day, name, product, spec, quantity, unit, price, amount, batch_no, kind = cells
                 values = blank.copy()
-                for i, value in zip(
-                    at,
-                    (
-                        number,
-                        hashlib.blake2b("\x1f".join(cells).encode(), digest_size=16).hexdigest(),
-                        dt.date.fromisoformat(day),
-                        kind_of[kind],
-                        name,
-                        institution_of[name],
-                        product,
-                        spec,
-                        sku_of[(product, spec)],
-                        unit,
-                        Decimal(quantity),
-                        Decimal(price),
-                        Decimal(amount),
-                        batch_no,
-                    ),
-                    strict=True,
-                ):
-                    values[i] = value
+                values[row_no] = number
+                values[key] = hashlib.blake2b("\x1f".join(cells).encode(), digest_size=16).hexdigest()
+                values[sale_date] = dt.date.fromisoformat(day)
+                values[kind_at] = kind_of[kind]
+                values[customer] = name
+                values[institution] = institution_of[name]
+                values[product_at] = product
+                values[spec_at] = spec
+                values[sku] = sku_of[(product, spec)]
+                values[unit_at] = unit
+                values[quantity_at] = Decimal(quantity)
+                values[price_at] = Decimal(price)
+                values[amount_at] = Decimal(amount)
+                values[batch_at] = batch_no
                 batch.append(tuple(values))
                 if len(batch) == 5000:
                     cursor.executemany(sql, batch)
