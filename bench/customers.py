@@ -17,7 +17,8 @@ other's rows:
    no search index, no segments);
 4. import: `pharmacrm import professionals FILE` in a child process, exactly as a user runs it
    (every check, history rows, pinyin, search keys, segments with explanations, profile quality,
-   primary affiliations); wall time and the child's peak RSS (ru_maxrss);
+   primary affiliations); wall time and the child's own peak RSS (ru_maxrss, through
+   `benchmarks.run_child`, so this process's peak is not counted);
 5. again: the same command on the same file once more (every row unchanged: nothing written);
 6. dry run: `--dry-run` on a fresh copy (checks only).
 
@@ -33,7 +34,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,6 +47,7 @@ from django.utils import timezone
 from pharmacrm.core.imports.engine import run_import
 from pharmacrm.core.imports.registry import get_kind
 from pharmacrm.customers.models import Department, Institution, Professional
+from pharmacrm.ops import benchmarks
 
 # Its own databases, seeded by the importer itself: the demo data is not needed.
 NEEDS_DEMO_DATABASE = False
@@ -301,22 +302,14 @@ def cli_import(db: Database, path: Path, *extra: str) -> tuple[float, float, str
     env = dict(os.environ)
     env["DATABASE_URL"] = db.url()
     log = workdir() / "import.log"
-    started = time.perf_counter()
+    argv = [sys.executable, "-m", "pharmacrm", "import", "professionals", str(path), *extra]
     with log.open("w") as handle:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "pharmacrm", "import", "professionals", str(path), *extra],
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        # wait4 gives this child's own rusage: ru_maxrss is its peak resident set (KB on Linux).
-        _pid, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
+        # its own peak, not this process's (see benchmarks.run_child)
+        child = benchmarks.run_child(argv, env=env, output=handle)
     output = log.read_text()
-    if child.returncode:
-        raise RuntimeError(f"import failed ({child.returncode}): {output[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, output.strip().splitlines()[0]
+    if child.code:
+        raise RuntimeError(f"import failed ({child.code}): {output[-3000:]}")
+    return child.seconds, child.peak_mb, output.strip().splitlines()[0]
 
 
 def measure_import(rows: int, out: Any) -> dict[str, Any]:
@@ -372,7 +365,5 @@ def run(*, ctx: Any) -> None:
     ctx.out(f"Customer import benchmark ({rows:,} professionals), started {started:%Y-%m-%d %H:%M}")
     figures = {"import": measure_import(rows, ctx.out)}
     if ctx.options.get("search") and (Path(__file__).parent / "customers_search.py").exists():
-        from pharmacrm.ops import benchmarks
-
         benchmarks.load("customers_search").run(ctx=ctx)
     ctx.out("JSON " + json.dumps(figures, ensure_ascii=False))
