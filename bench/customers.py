@@ -17,8 +17,8 @@ other's rows:
    no search index, no segments);
 4. import: `pharmacrm import professionals FILE` in a child process, exactly as a user runs it
    (every check, history rows, pinyin, search keys, segments with explanations, profile quality,
-   primary affiliations); wall time and the child's own peak RSS (VmHWM, reported by the child:
-   wait4's ru_maxrss would include this benchmark's own size, see ops.benchmarks.run_pharmacrm);
+   primary affiliations); wall time and the child's own peak RSS (ru_maxrss, through
+   `benchmarks.run_child`, so this process's peak is not counted);
 5. again: the same command on the same file once more (every row unchanged: nothing written);
 6. dry run: `--dry-run` on a fresh copy (checks only);
 7. the output floor: every row the import wrote (found by comparing each table with the seed),
@@ -40,6 +40,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -373,12 +374,15 @@ def cli_import(db: Database, path: Path, *extra: str) -> tuple[float, float, str
     connection.close()
     env = dict(os.environ)
     env["DATABASE_URL"] = db.url()
-    run = benchmarks.run_pharmacrm(
-        ["import", "professionals", str(path), *extra], env=env, log=workdir() / "import.log"
-    )
-    if run.returncode:
-        raise RuntimeError(f"import failed ({run.returncode}): {run.output[-3000:]}")
-    return run.seconds, run.peak_mb, run.output.splitlines()[0]
+    log = workdir() / "import.log"
+    argv = [sys.executable, "-m", "pharmacrm", "import", "professionals", str(path), *extra]
+    with log.open("w") as handle:
+        # its own peak, not this process's (see benchmarks.run_child)
+        child = benchmarks.run_child(argv, env=env, output=handle)
+    output = log.read_text()
+    if child.code:
+        raise RuntimeError(f"import failed ({child.code}): {output[-3000:]}")
+    return child.seconds, child.peak_mb, output.strip().splitlines()[0]
 
 
 def measure_import(rows: int, out: Any) -> dict[str, Any]:

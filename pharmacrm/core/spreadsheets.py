@@ -192,7 +192,9 @@ def _open_csv(fileobj: IO[bytes]) -> Sheet:
                 raise SpreadsheetError(
                     _("第 {row} 行无法解析：{error}").format(row=number, error=exc), row=number
                 ) from None
-            yield number, [clean_cell(c) for c in raw]
+            # csv gives text only: clean_cell's text branch, without its type tests (a tenth of a
+            # 10^6-row flow import's checking time)
+            yield number, [c.strip().strip(_WHITESPACE).strip() for c in raw]
 
     def progress() -> float:
         try:

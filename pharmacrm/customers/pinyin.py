@@ -6,8 +6,6 @@ import functools
 import re
 import unicodedata
 
-from pypinyin import Style, lazy_pinyin
-
 # pypinyin reads characters as common words; as surnames these read differently (曾 is zēng, not
 # céng). Where both readings are used for the surname, both are listed: people search with
 # whichever they say.
@@ -50,6 +48,11 @@ def syllables(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=20_000)
 def _syllables(text: str) -> tuple[str, ...]:
+    # Imported on first use: pypinyin loads its phrase dictionary on import (~55 MB resident), and
+    # every process imports this module through customers.services at start-up, including those
+    # that never need a syllable (a flow import, the worker, most requests).
+    from pypinyin import Style, lazy_pinyin
+
     # Names repeat a lot (张伟 thousands of times in 10^6); pypinyin is the slow part of indexing.
     text = unicodedata.normalize("NFKC", text)
     # pypinyin accepts a list from `errors` (its stubs say str): each word becomes one syllable.

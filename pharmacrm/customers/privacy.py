@@ -22,7 +22,6 @@ from django.db import models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
 from pharmacrm.compliance import services as compliance_services
 from pharmacrm.compliance.models import DataSubjectRequest, RetentionRule, SensitiveAccess
@@ -124,6 +123,8 @@ class _ExportEncoder(DjangoJSONEncoder):
 
 def export_professional_data(*, professional: Professional) -> bytes:
     """A zip with data.json (machine-readable) and data.xlsx (readable), every record about the person."""
+    from openpyxl import Workbook  # on use, as core.spreadsheets does: no process needs it at start-up
+
     profile = model_to_dict(professional, exclude=["confirmed_fields"])
     sections = _related_rows(professional)
     payload = {"professional": profile, "related": sections, "exported_at": timezone.now()}

@@ -3,8 +3,8 @@
 The file is streamed in batches: each batch is parsed, checked and matched, and (unless this is
 a dry run or an error has been seen) written with one executemany. The whole file runs in one
 transaction; any error rolls it back, so a refused file leaves the database as it was. Memory
-stays bounded: besides the current batch only the matchers' dictionaries and one 64-bit hash per
-row (to find duplicated rows) are kept.
+stays bounded: besides the current batch only the matchers' dictionaries are kept; duplicated
+rows are found once the file has been read, from row hashes spilled to a temporary file.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pharmacrm.core.audit import Source, acting_as, audit_context
 from pharmacrm.core.errors import DomainError
 from pharmacrm.core.imports.engine import ImportKind, Issue, Report, preview
 from pharmacrm.core.imports.registry import register
+from pharmacrm.core.imports.repeats import RepeatedKeys
 from pharmacrm.core.models import Role
 from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
 from pharmacrm.core.visibility import visible
@@ -232,6 +234,8 @@ class _Rows:
         self.kind = kind
         self.distributor = distributor
         self.columns = columns
+        self.width = max(columns.values()) + 1  # a row this long has every mapped cell
+        self.key_codes = sorted(columns)  # the cells a row's key is made of, in a fixed order
         self.labels = {code: result.mapping[code] for code in columns}
         self.date_format = date_format
         self.case_packs = {normalise_unit(k): parse_decimal(str(v)) for k, v in template_units.items()}
@@ -241,7 +245,8 @@ class _Rows:
         self.products = ProductMatcher(distributor)
         self.standard_units = dict(Sku.objects.values_list("pk", "standard_units"))
         self.sku_codes = dict(Sku.objects.values_list("pk", "code"))
-        self.seen: set[int] = set()
+        self.keys = RepeatedKeys()  # row hashes, to find duplicated rows after the last one
+        self.skipped = False  # a row was not written: its key was already in the month
         self.first_row: dict[int, int] = {}  # inventory: identity (all but quantity and unit) → row
         self.code_to_sku: dict[str, tuple[int, int]] = {}  # product code → (sku, first row)
         # rows as column → value dicts: building model instances cost more than matching them
@@ -266,7 +271,10 @@ class _Rows:
         if self.kind == INVENTORY:
             return self.inventory_row(number, cells)
         errors_before = self.report.error_count
-        raw = {code: self.cell(cells, code) for code in self.columns}
+        if len(cells) >= self.width:
+            raw = {code: cells[index] for code, index in self.columns.items()}
+        else:
+            raw = {code: self.cell(cells, code) for code in self.columns}
         kind = parse_kind(raw.get("kind", ""))
         if kind is None:
             self.error(number, "kind", raw["kind"], _("无法识别的业务类型（可用：纯销、调拨、退货、库存）"))
@@ -307,14 +315,11 @@ class _Rows:
             self.error(number, "customer_name", "", _("客户编码和客户名称都为空"))
         if not (product_code or product_name):
             self.error(number, "product_name", "", _("产品编码和产品名称都为空"))
-        key = row_key(tuple(raw[code] for code in sorted(raw)))
-        short = int(key[:16], 16)
-        if short in self.seen:
-            self.error(number, "", "", _("重复行：与本文件中前面的一行内容完全相同"))
-        else:
-            self.seen.add(short)
+        key = row_key(tuple(raw[code] for code in self.key_codes))
         product = self.match_product(number, product_code, product_name, spec)
-        if self.report.error_count > errors_before:
+        refused = self.report.error_count > errors_before
+        self.keys.add(int(key[:16], 16), number, flagged=refused)
+        if refused:
             self.error_rows += 1
             return False
         if self.report.error_count:
@@ -518,31 +523,58 @@ class _Rows:
             self.counts["unmatched_products"] += 1
 
     def flush(self) -> None:
-        if self.file is not None and not self.report.error_count:
-            _insert(FlowRecord, self.records, file_id=self.file.pk)
-            _insert(InventoryRecord, self.inventory, file_id=self.file.pk)
+        if self.file is not None and not self.report.error_count and not self.skipped:
+            written = _insert(FlowRecord, self.records, file_id=self.file.pk)
+            written += _insert(InventoryRecord, self.inventory, file_id=self.file.pk)
+            # Most likely a row repeating an earlier one of the file: stop writing, and let
+            # report_repeats name it once the whole file has been read.
+            self.skipped = written < len(self.records) + len(self.inventory)
         self.records = []
         self.inventory = []
 
+    def report_repeats(self) -> None:
+        """Refuse the rows that repeat an earlier row of the file (known only after the last row)."""
+        for repeat in self.keys.repeats():
+            self.error(
+                repeat.row,
+                "",
+                "",
+                _("重复行：与本文件第 {row} 行内容完全相同").format(row=repeat.first_row),
+            )
+            if not repeat.flagged:
+                self.error_rows += 1
+        if self.skipped and not self.report.error_count:
+            # not a repeat: someone else wrote rows of the same month meanwhile
+            raise IntegrityError("flow_record_row_key")
 
-def _insert(model: Any, rows: list[dict[str, Any]], *, file_id: int) -> None:
-    """One executemany of plain values (dates and Decimals are adapted by the driver on both databases)."""
+
+def _insert(model: Any, rows: list[dict[str, Any]], *, file_id: int) -> int:
+    """One executemany of plain values (dates and Decimals are adapted by the driver on both databases).
+
+    A row whose key is already in the month is skipped, not an error (ON CONFLICT … DO NOTHING, on
+    SQLite and PostgreSQL alike): the caller compares the count written with the rows given. An
+    error would need a savepoint per batch to keep the transaction usable on PostgreSQL, and on
+    SQLite (temp_store=MEMORY) a savepoint's journal holds a copy of every page the batch
+    touches, which grows with the table (measured at 10^6 rows: peak 229 MB instead of 174).
+    """
     if not rows:
-        return
+        return 0
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     defaults = {f.attname: f.get_default() for f in fields}
     defaults["file_id"] = file_id
-    columns = [f.attname for f in fields]
+    values = operator.itemgetter(*(f.attname for f in fields))
     quote = connection.ops.quote_name
     # identifiers come from the model's own metadata, values are parameters
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+    sql = "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING".format(  # noqa: S608
         quote(model._meta.db_table),
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
+        ", ".join(quote(model._meta.get_field(name).column) for name in ("distributor", "period", "row_key")),
     )
-    params = [tuple(row.get(c, defaults[c]) for c in columns) for row in rows]
+    params = [values(defaults | row) for row in rows]  # in C: a third of the time of a genexpr per row
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+        return int(cursor.rowcount)
 
 
 def import_flow_file(
@@ -685,6 +717,7 @@ def import_flow_file(
                         if on_progress is not None:
                             on_progress(report.rows, sheet.progress())
                 rows.flush()
+                rows.report_repeats()
                 report.error_rows = rows.error_rows
                 if not report.rows:
                     report.file_error(_("文件只有表头，没有数据行。"))

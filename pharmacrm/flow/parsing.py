@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import unicodedata
@@ -261,9 +262,12 @@ def product_text(name: str, spec: str) -> str:
     return normalise_name(name) + normalise_spec(spec)
 
 
+_nfkc = functools.partial(unicodedata.normalize, "NFKC")
+
+
 def row_key(values: tuple[str, ...]) -> str:
     """A row's identity within its distributor and month: a hash of its normalised mapped cells."""
-    joined = "\x1f".join(unicodedata.normalize("NFKC", v).strip() for v in values)
+    joined = "\x1f".join(map(str.strip, map(_nfkc, values)))  # map: no Python frame per cell
     return hashlib.blake2b(joined.encode(), digest_size=16).hexdigest()
 
 

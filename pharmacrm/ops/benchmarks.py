@@ -9,14 +9,19 @@ database is migrated and filled with the demo (small scale by default) first.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import django
 from django.conf import settings
@@ -95,6 +100,49 @@ def ensure_database(*, scale: str, out: Callable[[str], None]) -> None:
     out(f"  loaded {summary.counts['professionals']:,} professionals in {summary.seconds:.1f} s")
 
 
+@dataclass(frozen=True)
+class ChildRun:
+    """A command run by a benchmark: its exit code, wall time and its own peak resident set."""
+
+    code: int
+    seconds: float
+    peak_mb: float
+
+
+# Spawns the command and reports its rusage. It exists because ru_maxrss is not reset by exec:
+# Linux keeps the larger of the exec'd program's peak and the high-water mark of the address space
+# it replaced, and Python's subprocess starts children with vfork, whose address space is the
+# parent's. A benchmark process that had peaked at 340 MB (demo load, raw insert) therefore saw
+# 340 MB as its child's peak, whatever the child did (`/bin/true` reports it too). This launcher
+# is a bare interpreter (~10 MB), so the command's figure is its own.
+_LAUNCHER = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_pid, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss}, out)
+"""
+
+
+def run_child(argv: list[str], *, env: dict[str, str], output: Any) -> ChildRun:
+    """Run `argv` with stdout and stderr to `output` (a file); wall time and its own peak RSS (MB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as figures:
+        started = time.perf_counter()
+        launcher = subprocess.run(  # noqa: S603 (our own interpreter and command)
+            [sys.executable, "-c", _LAUNCHER, figures.name, *argv],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        text = figures.read()
+    if not text:
+        raise RuntimeError(f"the launcher of {argv[:4]} failed (exit {launcher.returncode})")
+    data = json.loads(text)
+    return ChildRun(code=int(data["code"]), seconds=seconds, peak_mb=data["maxrss_kb"] / 1024)
+
+
 def describe_database() -> str:
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
@@ -121,58 +169,3 @@ def describe_load() -> str:
     """Other work on the machine skews every figure; print it so a reader can judge."""
     one, five, _fifteen = os.getloadavg()
     return f"load average {one:.1f} (1 min) / {five:.1f} (5 min)"
-
-
-# --- Measuring a command in a child process ----------------------------------------------------------
-
-PEAK_MARK = "PHARMACRM_PEAK_RSS_KB="
-# The child reports its own high-water mark on exit. Not os.wait4's ru_maxrss: Linux carries the
-# peak of the image a process had before exec() over into it, so a child forked (or vforked) from
-# a 400 MB benchmark reports at least 400 MB however small it stays (measured: a child whose
-# VmHWM was 13.6 MB came back from wait4 with ru_maxrss 413 MB). VmHWM in /proc/self/status is
-# the peak of the current image only.
-_RUNNER = f"""
-import atexit, sys
-def _peak():
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    sys.stderr.write("\\n{PEAK_MARK}" + line.split()[1] + "\\n")
-    except OSError:
-        pass
-atexit.register(_peak)
-sys.argv = ["pharmacrm", *sys.argv[1:]]
-from pharmacrm.__main__ import main
-main()
-"""
-
-
-@dataclass(frozen=True)
-class ChildRun:
-    seconds: float
-    peak_mb: float  # the child's own peak resident set (VmHWM), 0 where /proc is missing
-    returncode: int
-    output: str
-
-
-def run_pharmacrm(args: list[str], *, env: dict[str, str], log: Path) -> ChildRun:
-    """Run `pharmacrm ARGS…` in a child process: wall time, its own peak RSS, exit code and output."""
-    import subprocess
-    import time
-
-    started = time.perf_counter()
-    with log.open("w") as handle:
-        code = subprocess.call(  # noqa: S603 (our own interpreter and command)
-            [sys.executable, "-c", _RUNNER, *args], env=env, stdout=handle, stderr=subprocess.STDOUT
-        )
-    seconds = time.perf_counter() - started
-    text = log.read_text()
-    peak_kb = 0
-    lines = []
-    for line in text.splitlines():
-        if line.startswith(PEAK_MARK):
-            peak_kb = int(line[len(PEAK_MARK) :])
-        elif line.strip():
-            lines.append(line)
-    return ChildRun(seconds=seconds, peak_mb=peak_kb / 1024, returncode=code, output="\n".join(lines))

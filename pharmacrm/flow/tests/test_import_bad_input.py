@@ -9,6 +9,7 @@ import pytest
 
 from pharmacrm.core.models import Role
 from pharmacrm.core.tests.factories import UserFactory
+from pharmacrm.flow import importing
 from pharmacrm.flow.importing import import_flow_file
 from pharmacrm.flow.models import FlowFile, FlowRecord, InventoryRecord, ProductAlias
 from pharmacrm.flow.tests.conftest import GOOD_ROWS, FlowWorld, csv_file
@@ -85,7 +86,38 @@ def test_date_outside_the_period(world: FlowWorld) -> None:
 def test_duplicated_row(world: FlowWorld) -> None:
     result = _refused(world, GOOD_ROWS[0], GOOD_ROWS[1], GOOD_ROWS[0])
     assert result.report.errors[0].row == 4
-    assert "重复行" in result.report.errors[0].reason
+    assert result.report.errors[0].reason == "重复行：与本文件第 2 行内容完全相同"
+    assert result.report.error_rows == 1
+
+
+def test_duplicated_rows_in_later_batches(world: FlowWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One row per batch: the first copy is already written when its repeat comes (the row key
+    # is unique per month, so the insert skips it); the repeats are named once the file is read.
+    monkeypatch.setattr(importing, "BATCH_ROWS", 1)
+    result = _refused(world, GOOD_ROWS[0], GOOD_ROWS[1], GOOD_ROWS[0], GOOD_ROWS[2], GOOD_ROWS[1])
+    got = [(i.row, i.reason) for i in result.report.errors]
+    assert got == [(4, "重复行：与本文件第 2 行内容完全相同"), (6, "重复行：与本文件第 3 行内容完全相同")]
+    assert result.report.error_rows == 2
+
+
+def test_a_duplicated_row_with_another_error_counts_once(world: FlowWorld) -> None:
+    bad = "2026-01-05,H001,北京协和医院,NXT100,诺欣妥,100mg*14片,十盒,盒,,,,纯销"
+    result = _refused(world, bad, GOOD_ROWS[0], bad)
+    got = [(i.row, i.column) for i in result.report.errors]
+    assert got == [(2, "数量"), (4, "数量"), (4, "")]
+    assert result.report.error_rows == 2
+
+
+def test_a_row_already_written_by_another_file_is_a_conflict(world: FlowWorld) -> None:
+    # Not a repeat within the file: the month's rows were written meanwhile by another upload
+    # (here a file left "checked", so this import does not replace it).
+    _template(world)
+    import_flow_file(
+        actor=world.user, distributor_code="GK01", fileobj=csv_file(*GOOD_ROWS), name="a.csv", dry_run=False
+    )
+    FlowFile.objects.update(status=FlowFile.Status.CHECKED)
+    result = _refused(world, GOOD_ROWS[1], GOOD_ROWS[0])
+    assert "写入时与数据库中的记录冲突" in result.report.errors[0].reason
 
 
 def test_product_code_mapping_to_two_skus(world: FlowWorld) -> None:
