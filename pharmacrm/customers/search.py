@@ -214,8 +214,12 @@ def _insert(model: type[models.Model], columns: Sequence[str], rows: list[tuple[
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         qn(model._meta.db_table), ", ".join(qn(c) for c in columns), ", ".join(["%s"] * len(columns))
     )
-    # One transaction per batch: in autocommit SQLite would commit every row.
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One transaction per batch: in autocommit SQLite would commit every row. Inside a caller's
+    # transaction (an import) no savepoint: SQLite keeps the original of every page a savepoint
+    # touches until it is released, and ~18,000 keys scattered over a 10^6-row index touch tens of
+    # thousands of pages (SQLite's heap peaked 70 -> 91 MB from 1.5 to 3x10^5 imported rows).
+    atomic = contextlib.nullcontext() if connection.in_atomic_block else transaction.atomic()
+    with atomic, connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
 
