@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -651,8 +651,8 @@ def _scope(user: Any) -> _Scope:
         return _Scope(empty=True)
     territories = visible(Territory, user=user).values("pk")
     everything = Institution.objects.aggregate(top=Max("pk"))["top"] or 0
-    share = territories.count() / max(Territory.objects.count(), 1)
-    estimate = everything * share
+    counts = Territory.objects.aggregate(all=Count("pk"), mine=Count("pk", filter=Q(pk__in=territories)))
+    estimate = everything * counts["mine"] / max(counts["all"], 1)
     walk = estimate * estimate > WALK_FACTOR * everything
     return _Scope(territories=territories, institutions=institutions, walk=walk)
 
@@ -661,7 +661,7 @@ def search(*, user: Any, query: str, kinds: Sequence[str] = KINDS, limit: int = 
     """Professionals and institutions `user` may see that match `query`, best first, at most `limit` of each.
 
     Raises InvalidSearch for an empty or over-long query. A constant number of queries whatever the
-    number of results: ≤ 3 per kind, and 3 to size a limited scope.
+    number of results: ≤ 3 per kind, and 2 to size a limited scope.
     """
     text = clean_query(query)
     results = SearchResults(query=text)
