@@ -1,4 +1,4 @@
-"""Coverage pages: give a territory to a rep and correct the dates of recorded coverage (admins only).
+"""Coverage pages: give a territory to a rep, correct recorded coverage, and set area rules (admins only).
 
 The territory page shows the coverage history to whoever may see the territory (managers their
 subtree, reps their own); the forms on it post here. Both writes are `core.services` calls, which
@@ -14,14 +14,16 @@ from django import forms
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from pharmacrm.core import services as core_services
-from pharmacrm.core.models import Role, Territory, TerritoryAssignment, User
+from pharmacrm.core.models import Division, Role, Territory, TerritoryAssignment, TerritoryRule, User
 from pharmacrm.core.views import actor, role_required
-from pharmacrm.core.visibility import get_visible_or_404
+from pharmacrm.core.visibility import get_visible_or_404, visible
+from pharmacrm.customers import territory_history
 from pharmacrm.customers.forms import DateInput
 from pharmacrm.customers.service_forms import form_page
 
@@ -155,5 +157,153 @@ def assignment_correct(request: HttpRequest, pk: int) -> HttpResponse:
         extra={
             "submit_label": _("更正"),
             "form_action": reverse("web:assignment_correct", args=[assignment.pk]),
+        },
+    )
+
+
+# --- Territory rules: an area (a province, or one city of it) belongs to a territory --------------------
+# A rule places the area's institutions that have no territory of their own; changing it moves them
+# (customers.territory_history records the moves and queues re-attribution of their sales).
+
+
+class DivisionChoiceField(forms.ModelChoiceField):
+    """A province or city, shown with its code (the code is what the CLI and the API take)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.code} {obj.name}"
+
+
+class RuleForm(forms.Form):
+    province = DivisionChoiceField(queryset=Division.objects.none(), label=_l("省"), to_field_name="code")
+    city = DivisionChoiceField(
+        queryset=Division.objects.none(),
+        required=False,
+        label=_l("市"),
+        to_field_name="code",
+        help_text=_l("留空：整个省。同一地区已有规则时改归本辖区。"),
+    )
+    effective = forms.DateField(
+        required=False,
+        label=_l("生效日期"),
+        widget=DateInput(),
+        help_text=_l("留空为今天。早于今天为追溯调整：须填写原因，该日期以来的销售将重新归属。"),
+    )
+    reason = forms.CharField(required=False, max_length=200, label=_l("原因"))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("prefix", "rule")
+        super().__init__(*args, **kwargs)
+        for name, level in (("province", Division.Level.PROVINCE), ("city", Division.Level.CITY)):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = Division.objects.filter(level=level).order_by("code")
+            field.widget.attrs["data-tom-select"] = ""
+
+
+class RuleRemoveForm(forms.Form):
+    effective = forms.DateField(
+        required=False,
+        label=_l("生效日期"),
+        widget=DateInput(),
+        help_text=_l("留空为今天。早于今天为追溯调整：须填写原因。"),
+    )
+    reason = forms.CharField(required=False, max_length=200, label=_l("原因"))
+
+    def __init__(self, *args: Any, rule: TerritoryRule, **kwargs: Any):
+        kwargs.setdefault("prefix", f"r{rule.pk}")
+        super().__init__(*args, **kwargs)
+
+
+def area_label(rule: TerritoryRule) -> str:
+    return f"{rule.province.name} · {rule.city.name}" if rule.city is not None else rule.province.name
+
+
+@role_required(Role.ADMIN)
+def territory_rule_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give an area to the territory (the form sits on the territory page)."""
+    territory = get_visible_or_404(Territory, user=request.user, pk=pk)
+    form = RuleForm(request.POST or None)
+    previous: dict[str, Territory | None] = {"owner": None}
+
+    def save(data: dict[str, Any]) -> TerritoryRule:
+        found = TerritoryRule.objects.filter(province=data["province"], city=data["city"]).first()
+        previous["owner"] = found.territory if found and found.territory_id != territory.pk else None
+        return territory_history.set_territory_rule(
+            actor=actor(request),
+            territory=territory,
+            province=data["province"],
+            city=data["city"],
+            effective=data["effective"],
+            reason=data["reason"],
+        )
+
+    def done(rule: TerritoryRule) -> str:
+        if previous["owner"] is not None:
+            text = _("{area} 已从 {old} 改归 {territory}。").format(
+                area=area_label(rule), old=previous["owner"], territory=territory
+            )
+        else:
+            text = _("{area} 已归 {territory}。").format(area=area_label(rule), territory=territory)
+        messages.success(request, text)
+        _queued(request)
+        return territory.get_absolute_url()
+
+    return form_page(
+        request,
+        form=form,
+        save=save,
+        success_url=done,
+        title=_("添加辖区规则：{territory}").format(territory=territory),
+        breadcrumbs=[
+            (_("辖区"), reverse("web:territory_list")),
+            (str(territory), territory.get_absolute_url()),
+        ],
+        cancel_url=territory.get_absolute_url(),
+        extra={
+            "submit_label": _("添加"),
+            "form_action": reverse("web:territory_rule_add", args=[territory.pk]),
+        },
+    )
+
+
+@role_required(Role.ADMIN)
+def territory_rule_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a rule: its area's institutions without a territory follow the province's rule, or none."""
+    rule = get_object_or_404(
+        TerritoryRule.objects.select_related("territory", "province", "city").filter(
+            territory__in=visible(Territory, user=request.user)
+        ),
+        pk=pk,
+    )
+    territory = rule.territory
+    # Both fields are optional: an empty POST is a removal from today, so bind on the method.
+    form = RuleRemoveForm(request.POST if request.method == "POST" else None, rule=rule)
+
+    def done(_result: None) -> str:
+        messages.success(
+            request,
+            _("已删除辖区规则：{area} 不再归 {territory}。").format(
+                area=area_label(rule), territory=territory
+            ),
+        )
+        _queued(request)
+        return territory.get_absolute_url()
+
+    return form_page(
+        request,
+        form=form,
+        save=lambda data: territory_history.remove_territory_rule(
+            actor=actor(request), rule=rule, effective=data["effective"], reason=data["reason"]
+        ),
+        success_url=done,
+        title=_("删除辖区规则：{area} · {territory}").format(area=area_label(rule), territory=territory),
+        breadcrumbs=[
+            (_("辖区"), reverse("web:territory_list")),
+            (str(territory), territory.get_absolute_url()),
+        ],
+        cancel_url=territory.get_absolute_url(),
+        extra={
+            "submit_label": _("删除"),
+            "form_action": reverse("web:territory_rule_remove", args=[rule.pk]),
         },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.pagination import CursorPagination, paginate
@@ -13,8 +13,9 @@ from ninja.pagination import CursorPagination, paginate
 from pharmacrm.api.schemas import ErrorOut, InputSchema
 from pharmacrm.core import selectors, services
 from pharmacrm.core.errors import DomainError, NotAllowed
-from pharmacrm.core.models import Role, Territory, TerritoryAssignment, User
+from pharmacrm.core.models import Role, Territory, TerritoryAssignment, TerritoryRule, User
 from pharmacrm.core.visibility import get_visible_or_404
+from pharmacrm.customers import territory_history
 
 router = Router(tags=["organisation"])
 
@@ -120,3 +121,86 @@ def correct_assignment(request: HttpRequest, assignment_id: int, payload: Assign
     return services.correct_assignment(
         actor=actor, assignment=assignment, valid_from=payload.valid_from, valid_to=payload.valid_to
     )
+
+
+# --- Territory rules: which areas a territory takes (institutions without a territory of their own) ------
+
+
+class TerritoryRuleOut(Schema):
+    id: int
+    territory_id: int
+    province_code: str
+    province_name: str
+    city_code: str | None
+    city_name: str | None
+
+    @staticmethod
+    def resolve_province_code(obj: TerritoryRule) -> str:
+        return obj.province_id
+
+    @staticmethod
+    def resolve_province_name(obj: TerritoryRule) -> str:
+        return obj.province.name
+
+    @staticmethod
+    def resolve_city_code(obj: TerritoryRule) -> str | None:
+        return obj.city_id
+
+    @staticmethod
+    def resolve_city_name(obj: TerritoryRule) -> str | None:
+        return obj.city.name if obj.city is not None else None
+
+
+class TerritoryRuleIn(InputSchema):
+    province: str  # province code, e.g. "11"
+    city: str | None = None  # city code of that province, e.g. "1101"; None: the whole province
+    effective: dt.date | None = None  # None: today; earlier dates are for admins, with a reason
+    reason: str = ""
+
+
+@router.get("/territories/{territory_id}/rules", response={200: list[TerritoryRuleOut], 404: ErrorOut})
+def list_territory_rules(request: HttpRequest, territory_id: int) -> Any:
+    """The areas this territory takes, to whoever may see the territory."""
+    territory = get_visible_or_404(Territory, user=request.user, pk=territory_id)
+    return list(
+        TerritoryRule.objects.filter(territory=territory)
+        .select_related("province", "city")
+        .order_by("province_id", "city_id")
+    )
+
+
+@router.post(
+    "/territories/{territory_id}/rules",
+    response={201: TerritoryRuleOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+)
+def set_territory_rule(request: HttpRequest, territory_id: int, payload: TerritoryRuleIn) -> Any:
+    """Give an area to the territory (an existing rule for the area changes hands); its institutions move."""
+    actor = _admin(request)
+    territory = get_visible_or_404(Territory, user=actor, pk=territory_id)
+    rule = territory_history.set_territory_rule(
+        actor=actor,
+        territory=territory,
+        province=payload.province,
+        city=payload.city,
+        effective=payload.effective,
+        reason=payload.reason,
+    )
+    return 201, TerritoryRule.objects.select_related("province", "city").get(pk=rule.pk)
+
+
+@router.delete(
+    "/territory-rules/{rule_id}",
+    response={204: None, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+)
+def remove_territory_rule(
+    request: HttpRequest, rule_id: int, effective: dt.date | None = None, reason: str = ""
+) -> Any:
+    """Remove a rule (`?effective=&reason=` to backdate); the area's institutions follow the province's rule."""
+    actor = _admin(request)
+    rule = TerritoryRule.objects.filter(
+        pk=rule_id, territory__in=selectors.visible_territories(user=actor)
+    ).first()
+    if rule is None:
+        raise Http404
+    territory_history.remove_territory_rule(actor=actor, rule=rule, effective=effective, reason=reason)
+    return 204, None

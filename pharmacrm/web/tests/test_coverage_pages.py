@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from pharmacrm.core.models import Role, TerritoryAssignment
+from pharmacrm.core.models import Division, Role, TerritoryAssignment, TerritoryRule
 from pharmacrm.core.testing import BLIND, SEES, Personas
 from pharmacrm.core.tests.factories import AssignmentFactory, UserFactory
 from pharmacrm.core.tests.query_counts import assert_flat_query_count
@@ -107,11 +107,13 @@ def test_a_rep_who_no_longer_covers_the_territory_no_longer_sees_it(
     assert [a.user.username for a, _form in response.context["assignment_rows"]] == ["newcomer", "owner"]
 
 
-@pytest.mark.parametrize(("persona", "pinned"), [("district_manager", 6), ("admin", 7)])
-def test_the_territory_page_query_count_does_not_grow_with_the_coverage_history(
+@pytest.mark.parametrize(("persona", "pinned"), [("district_manager", 7), ("admin", 10)])
+def test_the_territory_page_query_count_does_not_grow_with_coverage_history_or_rules(
     personas: Personas, django_assert_max_num_queries: Any, persona: str, pinned: int
 ) -> None:
     client = signed_in(personas[persona])
+
+    provinces = iter(Division.objects.filter(level=Division.Level.PROVINCE).order_by("code"))
 
     def add_rows(n: int) -> None:
         for _ in range(n):
@@ -120,12 +122,14 @@ def test_the_territory_page_query_count_does_not_grow_with_the_coverage_history(
                 user=UserFactory(roles=[Role.REP]),
                 kind=TerritoryAssignment.Kind.SHARED,
             )
+            TerritoryRule.objects.create(territory=personas.own_territory, province=next(provinces))
 
     # 1 session, 2 user, 3 user's roles, then for the manager 4 user's org unit (the scope's
     # subtree; the header menu reuses it), 5 the territory, 6 its coverage periods with their
-    # holders; for the admin 4 the territory, 5 its coverage periods with their holders, 6 user's
-    # org unit (header menu), 7 the people who may hold a territory (the assign form's choices; the
-    # per-period correct forms need no query).
+    # holders, 7 its rules with their areas; for the admin 4 the territory, 5 its coverage periods
+    # with their holders, 6 its rules with their areas, 7 user's org unit (header menu), 8 the people
+    # who may hold a territory (the assign form's choices; the per-period correct forms and the
+    # per-rule remove forms need no query), 9 provinces and 10 cities (the rule form's choices).
     _small, large = assert_flat_query_count(
         django_assert_max_num_queries,
         fetch=lambda: client.get(page(personas)),
@@ -133,6 +137,7 @@ def test_the_territory_page_query_count_does_not_grow_with_the_coverage_history(
         pinned=pinned,
     )
     assert len(large.context["assignment_rows"]) == 31
+    assert len(large.context["rule_rows"]) == 30
 
 
 # --- Assigning -----------------------------------------------------------------------------------------
