@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import CursorPagination, paginate
 
 from pharmacrm.api.schemas import ErrorOut, InputSchema
@@ -120,15 +120,18 @@ def get_partner(request: HttpRequest, partner_id: int) -> Any:
 def create_partner(request: HttpRequest, payload: PartnerIn) -> Any:
     """From an existing institution (`institution_id`) or a new one (`new_institution`)."""
     new = payload.new_institution.dict(exclude_none=True) if payload.new_institution else None
-    return 201, services.create_partner(
-        actor=_actor(request),
-        code=payload.code,
-        org_unit=payload.org_unit_id,
-        institution=payload.institution_id,
-        new_institution=new,
-        kind=payload.kind,
-        manager=payload.manager_id,
-        status=payload.status,
+    return Status(
+        201,
+        services.create_partner(
+            actor=_actor(request),
+            code=payload.code,
+            org_unit=payload.org_unit_id,
+            institution=payload.institution_id,
+            new_institution=new,
+            kind=payload.kind,
+            manager=payload.manager_id,
+            status=payload.status,
+        ),
     )
 
 
@@ -196,7 +199,7 @@ def list_contacts(request: HttpRequest, partner_id: int) -> Any:
 def add_contact(request: HttpRequest, partner_id: int, payload: ContactIn) -> Any:
     partner = _object(request, ChannelPartner, partner_id)
     contact = services.add_contact(actor=_actor(request), partner=partner, **payload.dict())
-    return 201, _contact_out(contact, request.user)
+    return Status(201, _contact_out(contact, request.user))
 
 
 class ContactPatch(InputSchema):
@@ -224,7 +227,7 @@ def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch)
 def delete_contact(request: HttpRequest, contact_id: int) -> Any:
     contact = _object(request, PartnerContact, contact_id)
     services.remove_contact(actor=_actor(request), contact=contact)
-    return 204, None
+    return Status(204, None)
 
 
 # --- Licences -------------------------------------------------------------------------------------
@@ -268,7 +271,7 @@ def list_licences(
 )
 def add_licence(request: HttpRequest, partner_id: int, payload: LicenceIn) -> Any:
     partner = _object(request, ChannelPartner, partner_id)
-    return 201, services.add_licence(actor=_actor(request), partner=partner, **payload.dict())
+    return Status(201, services.add_licence(actor=_actor(request), partner=partner, **payload.dict()))
 
 
 class LicencePatch(InputSchema):
@@ -420,7 +423,7 @@ def create_agreement(request: HttpRequest, payload: AgreementIn) -> Any:
     data = payload.dict()
     partner = _object(request, ChannelPartner, data.pop("partner_id"))
     agreement = services.create_agreement(actor=_actor(request), partner=partner, **data)
-    return 201, _agreements(request).get(pk=agreement.pk)
+    return Status(201, _agreements(request).get(pk=agreement.pk))
 
 
 @router.patch(
@@ -540,7 +543,7 @@ def create_review(request: HttpRequest, payload: ReviewIn) -> Any:
     review = services.create_review(
         actor=_actor(request), partner=partner, year=payload.year, quarter=payload.quarter
     )
-    return 201, _reviews(request).get(pk=review.pk)
+    return Status(201, _reviews(request).get(pk=review.pk))
 
 
 @router.patch(
@@ -566,8 +569,15 @@ def update_review(request: HttpRequest, review_id: int, payload: ReviewPatch) ->
 )
 def add_review_action(request: HttpRequest, review_id: int, payload: ActionIn) -> Any:
     review = _object(request, ChannelReview, review_id)
-    return 201, services.add_review_action(
-        actor=_actor(request), review=review, what=payload.what, owner=payload.owner_id, due_on=payload.due_on
+    return Status(
+        201,
+        services.add_review_action(
+            actor=_actor(request),
+            review=review,
+            what=payload.what,
+            owner=payload.owner_id,
+            due_on=payload.due_on,
+        ),
     )
 
 

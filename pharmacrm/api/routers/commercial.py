@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import CursorPagination, paginate
 
 from pharmacrm.api.schemas import ErrorOut, InputSchema
@@ -87,13 +87,16 @@ def get_listing(request: HttpRequest, listing_id: int) -> Any:
     "/listings", response={201: ListingOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 )
 def open_listing(request: HttpRequest, payload: ListingIn) -> Any:
-    return 201, services.open_listing(
-        actor=_actor(request),
-        institution=payload.institution_id,
-        product=payload.product_id,
-        intro_on=payload.intro_on,
-        owner=payload.owner_id,
-        notes=payload.notes,
+    return Status(
+        201,
+        services.open_listing(
+            actor=_actor(request),
+            institution=payload.institution_id,
+            product=payload.product_id,
+            intro_on=payload.intro_on,
+            owner=payload.owner_id,
+            notes=payload.notes,
+        ),
     )
 
 
@@ -209,8 +212,11 @@ class ProductIn(InputSchema):
 @router.post("/products", response={201: ProductOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut})
 def create_product(request: HttpRequest, payload: ProductIn) -> Any:
     data = payload.dict()
-    return 201, products.save_product(
-        actor=_actor(request), therapeutic_area=data.pop("therapeutic_area_id"), **data
+    return Status(
+        201,
+        products.save_product(
+            actor=_actor(request), therapeutic_area=data.pop("therapeutic_area_id"), **data
+        ),
     )
 
 
@@ -229,7 +235,7 @@ def get_sku(request: HttpRequest, sku_id: int) -> Any:
 @router.post("/skus", response={201: SkuOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut})
 def create_sku(request: HttpRequest, payload: SkuIn) -> Any:
     data = payload.dict()
-    return 201, products.save_sku(actor=_actor(request), product=data.pop("product_id"), **data)
+    return Status(201, products.save_sku(actor=_actor(request), product=data.pop("product_id"), **data))
 
 
 @router.patch(
@@ -253,7 +259,9 @@ def list_key_messages(request: HttpRequest, product_id: int) -> Any:
 def add_key_message(request: HttpRequest, product_id: int, payload: KeyMessageIn) -> Any:
     """Add a key message, or a new version of one with the same code (the old version is kept)."""
     product = get_visible_or_404(Product, user=request.user, pk=product_id)
-    return 201, products.add_key_message_version(actor=_actor(request), product=product, **payload.dict())
+    return Status(
+        201, products.add_key_message_version(actor=_actor(request), product=product, **payload.dict())
+    )
 
 
 # --- Price policies -----------------------------------------------------------------------------------
@@ -327,7 +335,7 @@ def get_price(request: HttpRequest, price_id: int) -> Any:
 @router.post("/prices", response={201: PriceOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut})
 def create_price(request: HttpRequest, payload: PriceIn) -> Any:
     data = payload.dict()
-    return 201, prices.save_price_policy(actor=_actor(request), sku=data.pop("sku_id"), **data)
+    return Status(201, prices.save_price_policy(actor=_actor(request), sku=data.pop("sku_id"), **data))
 
 
 @router.post("/prices/{price_id}/end", response={200: PriceOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
@@ -406,7 +414,7 @@ def get_tender(request: HttpRequest, tender_id: int) -> Any:
 @router.post("/tenders", response={201: TenderOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut})
 def create_tender(request: HttpRequest, payload: TenderIn) -> Any:
     data = payload.dict()
-    return 201, tenders.save_tender(actor=_actor(request), sku=data.pop("sku_id"), **data)
+    return Status(201, tenders.save_tender(actor=_actor(request), sku=data.pop("sku_id"), **data))
 
 
 @router.post(
@@ -519,11 +527,14 @@ def get_promotion(request: HttpRequest, promotion_id: int) -> Any:
 @router.post("/promotions", response={201: PromotionOut, 400: ErrorOut, 403: ErrorOut})
 def create_promotion(request: HttpRequest, payload: PromotionIn) -> Any:
     data = payload.dict()
-    return 201, promotions.save_promotion(
-        actor=_actor(request),
-        products=data.pop("product_ids"),
-        owner=data.pop("owner_id"),
-        **data,
+    return Status(
+        201,
+        promotions.save_promotion(
+            actor=_actor(request),
+            products=data.pop("product_ids"),
+            owner=data.pop("owner_id"),
+            **data,
+        ),
     )
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.http import Http404, HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import CursorPagination, paginate
 
 from pharmacrm.api.schemas import ErrorOut, InputSchema
@@ -173,7 +173,9 @@ class InstitutionIn(InstitutionPatch):
     response={201: InstitutionOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def create_institution(request: HttpRequest, payload: InstitutionIn) -> Any:
-    return 201, services.create_institution(actor=_actor(request), **_changes(payload, _INSTITUTION_RENAMES))
+    return Status(
+        201, services.create_institution(actor=_actor(request), **_changes(payload, _INSTITUTION_RENAMES))
+    )
 
 
 @router.patch(
@@ -262,7 +264,7 @@ def move_institution(request: HttpRequest, institution_id: int, payload: MoveIn)
             selectors.territory_periods(user=request.user, institution=result.institution).order_by("id")
         ),
     }
-    return (201 if result.moved else 200), body
+    return Status(201 if result.moved else 200, body)
 
 
 class DepartmentOut(Schema):
@@ -297,8 +299,9 @@ def list_departments(request: HttpRequest, institution_id: int) -> Any:
 )
 def create_department(request: HttpRequest, institution_id: int, payload: DepartmentIn) -> Any:
     institution = get_visible_or_404(Institution, user=request.user, pk=institution_id)
-    return 201, services.create_department(
-        actor=_actor(request), institution=institution, **payload.model_dump()
+    return Status(
+        201,
+        services.create_department(actor=_actor(request), institution=institution, **payload.model_dump()),
     )
 
 
@@ -395,8 +398,8 @@ class ProfessionalIn(ProfessionalPatch):
     response={201: ProfessionalProfileOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut, 422: ErrorOut},
 )
 def create_professional(request: HttpRequest, payload: ProfessionalIn) -> Any:
-    return 201, services.create_professional(
-        actor=_actor(request), **_changes(payload, _PROFESSIONAL_RENAMES)
+    return Status(
+        201, services.create_professional(actor=_actor(request), **_changes(payload, _PROFESSIONAL_RENAMES))
     )
 
 
@@ -497,12 +500,15 @@ def get_affiliation(request: HttpRequest, affiliation_id: int) -> Any:
 def add_affiliation(request: HttpRequest, professional_id: int, payload: AffiliationIn) -> Any:
     professional = get_visible_or_404(Professional, user=request.user, pk=professional_id)
     data = payload.model_dump()
-    return 201, services.add_affiliation(
-        actor=_actor(request),
-        professional=professional,
-        institution=data.pop("institution_id"),
-        department=data.pop("department_id"),
-        **data,
+    return Status(
+        201,
+        services.add_affiliation(
+            actor=_actor(request),
+            professional=professional,
+            institution=data.pop("institution_id"),
+            department=data.pop("department_id"),
+            **data,
+        ),
     )
 
 
@@ -578,8 +584,8 @@ def get_key_date(request: HttpRequest, key_date_id: int) -> Any:
 def add_key_date(request: HttpRequest, professional_id: int, payload: KeyDateIn) -> Any:
     """Only dates the customer chose to share: `shared_by_customer` false is refused (PIPL)."""
     professional = get_visible_or_404(Professional, user=request.user, pk=professional_id)
-    return 201, services.add_key_date(
-        actor=_actor(request), professional=professional, **payload.model_dump()
+    return Status(
+        201, services.add_key_date(actor=_actor(request), professional=professional, **payload.model_dump())
     )
 
 
@@ -587,7 +593,7 @@ def add_key_date(request: HttpRequest, professional_id: int, payload: KeyDateIn)
 def delete_key_date(request: HttpRequest, key_date_id: int) -> Any:
     key_date = get_visible_or_404(KeyDate, user=request.user, pk=key_date_id)
     services.remove_key_date(actor=_actor(request), key_date=key_date)
-    return 204, None
+    return Status(204, None)
 
 
 # Needs
@@ -636,7 +642,9 @@ def get_need(request: HttpRequest, need_id: int) -> Any:
 )
 def create_need(request: HttpRequest, professional_id: int, payload: NeedIn) -> Any:
     professional = get_visible_or_404(Professional, user=request.user, pk=professional_id)
-    return 201, services.create_need(actor=_actor(request), professional=professional, **payload.model_dump())
+    return Status(
+        201, services.create_need(actor=_actor(request), professional=professional, **payload.model_dump())
+    )
 
 
 @router.patch("/needs/{need_id}", response={200: NeedOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
@@ -805,7 +813,7 @@ def create_plan(request: HttpRequest, payload: PlanIn) -> Any:
         owner=data.pop("owner_id"),
         **data,
     )
-    return 201, plan
+    return Status(201, plan)
 
 
 @router.patch("/plans/{plan_id}", response={200: PlanOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
@@ -819,7 +827,7 @@ def update_plan(request: HttpRequest, plan_id: int, payload: PlanPatch) -> Any:
 @router.post("/plans/{plan_id}/steps", response={201: StepOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
 def add_step(request: HttpRequest, plan_id: int, payload: StepIn) -> Any:
     plan = get_visible_or_404(DevelopmentPlan, user=request.user, pk=plan_id)
-    return 201, services.add_step(actor=_actor(request), plan=plan, **payload.model_dump())
+    return Status(201, services.add_step(actor=_actor(request), plan=plan, **payload.model_dump()))
 
 
 @router.get("/plan-steps/{step_id}", response={200: StepOut, 404: ErrorOut})

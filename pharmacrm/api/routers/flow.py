@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import CursorPagination, paginate
 
@@ -116,8 +116,8 @@ def upload_flow_file(
     body = result.as_dict()
     if not result.ok:
         first = result.report.errors[0].text() if result.report.errors else result.headline()
-        return 422, {"error": {"code": "refused", "message": first, "fields": {}}, "result": body}
-    return (201 if result.outcome in ("imported", "replaced") else 200), body
+        return Status(422, {"error": {"code": "refused", "message": first, "fields": {}}, "result": body})
+    return Status(201 if result.outcome in ("imported", "replaced") else 200, body)
 
 
 class FlowJobOut(Schema):
@@ -204,7 +204,7 @@ def queue_flow_job(
         source=Source.API,
     )
     job.refresh_from_db()
-    return 202, job
+    return Status(202, job)
 
 
 @router.get("/flow/jobs/{job_id}", response={200: FlowJobOut, 404: ErrorOut})
@@ -226,7 +226,7 @@ def confirm_flow_job(request: HttpRequest, job_id: int) -> Any:
         raise DomainError(message, code="not_confirmable")
     job = jobs.confirm_import(actor=request.user, job_id=job.pk)  # type: ignore[arg-type]
     job.refresh_from_db()
-    return 202, job
+    return Status(202, job)
 
 
 @router.get("/flow/files", response={200: list[FlowFileOut], 403: ErrorOut})

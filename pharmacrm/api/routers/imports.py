@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from pharmacrm.api.schemas import ErrorOut
@@ -72,7 +72,7 @@ def create_import(
     """
     job = jobs.start_import(actor=request.user, kind=kind, upload=file, dry_run=dry_run, partial=partial)  # type: ignore[arg-type]
     job.refresh_from_db()
-    return 202, job
+    return Status(202, job)
 
 
 @router.get("/imports/{job_id}", response={200: ImportJobOut, 404: ErrorOut})
@@ -90,7 +90,7 @@ def confirm_import(request: HttpRequest, job_id: int) -> Any:
     jobs.job_for(request.user, job_id)
     job = jobs.confirm_import(actor=request.user, job_id=job_id)  # type: ignore[arg-type]
     job.refresh_from_db()
-    return 202, job
+    return Status(202, job)
 
 
 @router.get("/exports/{kind}", response={200: None, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import CursorPagination, paginate
 
 from pharmacrm.api.schemas import ErrorOut, InputSchema
@@ -103,8 +103,11 @@ def assign_territory(request: HttpRequest, territory_id: int, payload: Assignmen
         raise DomainError(
             _("人员不存在：{id}").format(id=payload.user_id), fields={"user_id": [_("人员不存在。")]}
         )
-    return 201, services.assign_territory(
-        actor=actor, territory=territory, user=user, valid_from=payload.valid_from, kind=payload.kind
+    return Status(
+        201,
+        services.assign_territory(
+            actor=actor, territory=territory, user=user, valid_from=payload.valid_from, kind=payload.kind
+        ),
     )
 
 
@@ -185,7 +188,7 @@ def set_territory_rule(request: HttpRequest, territory_id: int, payload: Territo
         effective=payload.effective,
         reason=payload.reason,
     )
-    return 201, TerritoryRule.objects.select_related("province", "city").get(pk=rule.pk)
+    return Status(201, TerritoryRule.objects.select_related("province", "city").get(pk=rule.pk))
 
 
 @router.delete(
@@ -203,4 +206,4 @@ def remove_territory_rule(
     if rule is None:
         raise Http404
     territory_history.remove_territory_rule(actor=actor, rule=rule, effective=effective, reason=reason)
-    return 204, None
+    return Status(204, None)

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import CursorPagination, paginate
 
 from pharmacrm.api.schemas import ErrorOut, InputSchema
@@ -185,8 +185,11 @@ class DismissalOut(Schema):
 def dismiss_suggestion(request: HttpRequest, payload: DismissIn) -> Any:
     """Set a suggestion aside with a reason; it stays away for `dismiss_days` and its reason weighs less next time."""
     professional = get_visible_or_404(Professional, user=request.user, pk=payload.professional_id)
-    return 201, today_service.dismiss_suggestion(
-        actor=_actor(request), professional=professional, reason=payload.reason, factor=payload.factor
+    return Status(
+        201,
+        today_service.dismiss_suggestion(
+            actor=_actor(request), professional=professional, reason=payload.reason, factor=payload.factor
+        ),
     )
 
 

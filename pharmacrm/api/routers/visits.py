@@ -12,7 +12,7 @@ from typing import Any, Literal, cast
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import CursorPagination, paginate
 
 from pharmacrm.api.schemas import ErrorOut, InputSchema
@@ -366,7 +366,7 @@ def create_visit(request: HttpRequest, payload: VisitIn) -> Any:
             objective=payload.objective,
             report=payload.report(),
         )
-    return 201, _outcome(outcome, actor)
+    return Status(201, _outcome(outcome, actor))
 
 
 @router.post("/visits/{visit_id}/complete", response={200: OutcomeOut, **WRITE_ERRORS})
@@ -394,7 +394,7 @@ def amend_visit(request: HttpRequest, visit_id: int, payload: AmendmentIn) -> An
     outcome = visits.amend_visit(
         actor=_actor(request), visit=visit_id, reason=payload.reason, changes=payload.changes
     )
-    return 201, {"amendment": outcome.amendment, "flags": outcome.flags}
+    return Status(201, {"amendment": outcome.amendment, "flags": outcome.flags})
 
 
 @router.post("/visits/{visit_id}/cancel", response={200: VisitOut, **WRITE_ERRORS})
@@ -446,11 +446,14 @@ def get_commitment(request: HttpRequest, commitment_id: int) -> Any:
 
 @router.post("/commitments", response={201: CommitmentOut, **WRITE_ERRORS})
 def create_commitment(request: HttpRequest, payload: CommitmentIn) -> Any:
-    return 201, followups.create_commitment(
-        actor=_actor(request),
-        professional=payload.professional_id,
-        description=payload.description,
-        due_on=payload.due_on,
+    return Status(
+        201,
+        followups.create_commitment(
+            actor=_actor(request),
+            professional=payload.professional_id,
+            description=payload.description,
+            due_on=payload.due_on,
+        ),
     )
 
 

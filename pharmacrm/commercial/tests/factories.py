@@ -96,6 +96,7 @@ class TenderFactory(DjangoModelFactory):
 class PromotionFactory(DjangoModelFactory):
     class Meta:
         model = Promotion
+        skip_postgeneration_save = True  # the hooks set many-to-many rows; the promotion itself is saved
 
     name = factory.Sequence(lambda n: f"春季学术推广{n}")
     kind = Promotion.Kind.ACADEMIC
