@@ -259,7 +259,10 @@ class Busy:
     def add(self, start: dt.datetime, minutes: int, institution_id: int) -> None:
         local = timezone.localtime(start)
         begin = local.hour * 60 + local.minute
-        self.by_day[local.date()].append((begin, begin + minutes, institution_id))
+        # A visit that starts within a minute (seconds, as a quick-added one does) keeps that minute
+        # too: a slot placed right after it starts at the next whole minute, never inside it.
+        partial = 1 if (local.second or local.microsecond) else 0
+        self.by_day[local.date()].append((begin, begin + minutes + partial, institution_id))
 
     def free(self, day: dt.date, begin: int, end: int) -> bool:
         return all(end <= b or begin >= e for b, e, _i in self.by_day.get(day, ()))

@@ -10,12 +10,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from freezegun import freeze_time
 
 from pharmacrm.commercial.models import KeyMessage, Product, TherapeuticArea
 from pharmacrm.compliance.models import Consent, SensitiveAccess
 from pharmacrm.core.testing import Personas
 from pharmacrm.customers.models import KeyDate, Need
 from pharmacrm.customers.tests.factories import InstitutionFactory, ProfessionalFactory
+from pharmacrm.engagement import planning
 from pharmacrm.engagement import today as today_service
 from pharmacrm.engagement.models import Dismissal, NextBestActionWeight, Visit
 from pharmacrm.engagement.planning import local_datetime
@@ -265,6 +267,32 @@ def test_rep_home_links_to_today(personas: Personas, day: dict[str, Any]) -> Non
     assert 'data-testid="today-card"' in body and reverse("today") in body
     client.force_login(personas.district_manager)
     assert 'data-testid="today-card"' not in client.get(reverse("home")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("now", ["2026-12-08 08:27:09", "2026-12-08 08:57:09", "2026-12-08 08:57:00"])
+def test_one_tap_plan_right_after_a_visit_that_starts_mid_minute_does_not_overlap_it(
+    personas: Personas, now: str
+) -> None:
+    """A visit added at 08:32:09 for 30 minutes ends at 09:02:09: the next slot at that hospital is
+    09:03, not 09:02 (which plan_visit refuses as an overlap, so the one tap planned nothing)."""
+    hospital = H(territory=personas.own_territory, name="协和医院")
+    doctor = F(institution=hospital, name="吴需求", tier="general", engagement_stage="stable")
+    with freeze_time(local_datetime(dt.date(2026, 12, 8), dt.time.fromisoformat(now[11:]))):
+        VisitFactory(
+            owner=personas.owner,
+            institution=hospital,
+            starts_at=timezone.now() + dt.timedelta(minutes=5),
+            duration_minutes=30,
+            professionals=[F(institution=hospital, name="褚今天")],
+        )
+        placement = planning.plan_next_visit(actor=personas.owner, professional=doctor)
+    earlier_end = local_datetime(dt.date(2026, 12, 8), dt.time.fromisoformat(now[11:])) + dt.timedelta(
+        minutes=35
+    )
+    starts_at = timezone.localtime(placement.visit.starts_at)
+    assert starts_at >= earlier_end and starts_at.second == 0
+    assert starts_at - earlier_end < dt.timedelta(minutes=1)  # right after it, at the same hospital
 
 
 @pytest.mark.django_db
