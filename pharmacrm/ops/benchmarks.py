@@ -86,8 +86,22 @@ def child_environment() -> dict[str, str]:
     return env
 
 
+def create_database_if_missing(*, out: Callable[[str], None]) -> None:
+    """On PostgreSQL, create the benchmark database named by the URL if the server has none of that name."""
+    if connection.vendor != "postgresql":
+        return  # SQLite creates its file on connect
+    name = connection.settings_dict["NAME"]
+    # Django's maintenance connection (the `postgres` database), as its test runner uses.
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+            out(f"Created PostgreSQL database {name}")
+
+
 def ensure_database(*, scale: str, out: Callable[[str], None]) -> None:
     """Migrate the benchmark database and load the demo at `scale` if it holds no demo data yet."""
+    create_database_if_missing(out=out)
     call_command("migrate", verbosity=0, interactive=False)
     # WhiteNoise warns on every process start when the static root is missing.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
