@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from pharmacrm.core import visibility
 from pharmacrm.core.models import OrgUnit, Role, Territory, User
@@ -121,6 +123,20 @@ def build_personas() -> Personas:
 @pytest.fixture
 def personas(db: Any) -> Personas:
     return build_personas()
+
+
+def signed_in(user: Any) -> Client:
+    """A test client logged in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def restore_language() -> Any:
+    """Pages in English activate it for the thread; later tests expect the project's language."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
 
 
 def visibility_test(

@@ -6,13 +6,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from pharmacrm.core.models import Role
-from pharmacrm.core.testing import BLIND, SEES, Personas
+from pharmacrm.core.testing import BLIND, SEES, Personas, signed_in
 from pharmacrm.core.tests.factories import UserFactory
 from pharmacrm.core.tests.query_counts import assert_flat_query_count
 from pharmacrm.customers.models import Institution, InstitutionTerritoryPeriod
@@ -22,20 +20,7 @@ from pharmacrm.customers.tests.test_territory_history import Unchanged, timeline
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def restore_language() -> Any:
-    """Pages in English activate it for the thread; later tests expect the project's language."""
-    with translation.override(settings.LANGUAGE_CODE):
-        yield
-
-
 TODAY = timezone.localdate()
-
-
-def signed_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

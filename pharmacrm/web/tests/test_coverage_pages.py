@@ -6,33 +6,18 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
 
 from pharmacrm.core.models import Division, Role, TerritoryAssignment, TerritoryRule
-from pharmacrm.core.testing import BLIND, SEES, Personas
+from pharmacrm.core.testing import BLIND, SEES, Personas, signed_in
 from pharmacrm.core.tests.factories import AssignmentFactory, UserFactory
 from pharmacrm.core.tests.query_counts import assert_flat_query_count
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def restore_language() -> Any:
-    """Pages in English activate it for the thread; later tests expect the project's language."""
-    with translation.override(settings.LANGUAGE_CODE):
-        yield
-
-
 TAKEOVER = dt.date(2026, 1, 15)
-
-
-def signed_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 class Unchanged:

@@ -6,13 +6,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from pharmacrm.core.models import TerritoryRule
-from pharmacrm.core.testing import BLIND, SEES, Personas
+from pharmacrm.core.testing import BLIND, SEES, Personas, signed_in
 from pharmacrm.customers import territory_history
 from pharmacrm.customers.models import Institution
 from pharmacrm.customers.tests.factories import InstitutionFactory
@@ -23,12 +22,6 @@ pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
 YESTERDAY = TODAY - dt.timedelta(days=1)
-
-
-def signed_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 class Unchanged:
@@ -210,12 +203,6 @@ def test_only_admins_change_rules(personas: Personas, clinic: Institution, perso
 def test_removing_an_unknown_rule_is_a_404(personas: Personas) -> None:
     response = signed_in(personas.admin).post(reverse("web:territory_rule_remove", args=[999999]), {})
     assert response.status_code == 404
-
-
-@pytest.fixture
-def restore_language() -> Any:
-    with translation.override(settings.LANGUAGE_CODE):
-        yield
 
 
 @pytest.mark.usefixtures("restore_language")
