@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from pharmacrm.core.models import ApiToken, Territory, TerritoryAssignment, User
+from pharmacrm.core.models import ApiToken, Territory, TerritoryAssignment, TerritoryRule, User
 from pharmacrm.core.visibility import visible
 
 
@@ -34,6 +34,15 @@ def territory_assignments(*, user: Any, territory: Territory) -> QuerySet[Territ
         .filter(territory=territory)
         .select_related("user")
         .order_by("-valid_from")
+    )
+
+
+def territory_rules(*, user: Any) -> QuerySet[TerritoryRule]:
+    """The area rules of the territories the user may see, with their areas, by area code."""
+    return (
+        TerritoryRule.objects.filter(territory__in=visible(Territory, user=user))
+        .select_related("territory", "province", "city")
+        .order_by("province_id", "city_id")
     )
 
 

@@ -110,15 +110,9 @@ class InstitutionForm(forms.ModelForm):
         pass
 
 
-class InstitutionMoveForm(forms.Form):
-    """Move an institution to another territory; admins may backdate the move (with a reason)."""
+class TerritoryChangeForm(forms.Form):
+    """The effective date and reason of a territory change (a move, a territory rule): backdating is for admins."""
 
-    territory = forms.ModelChoiceField(
-        queryset=Territory.objects.none(),
-        required=False,
-        label=_("新辖区"),
-        help_text=_("留空：按机构所在地区的辖区规则归属"),
-    )
     effective = forms.DateField(
         required=False,
         label=_("生效日期"),
@@ -126,6 +120,18 @@ class InstitutionMoveForm(forms.Form):
         help_text=_("留空为今天。早于今天为追溯调整：须填写原因，该日期以来的销售将重新归属。"),
     )
     reason = forms.CharField(required=False, max_length=200, label=_("原因"))
+
+
+class InstitutionMoveForm(TerritoryChangeForm):
+    """Move an institution to another territory; admins may backdate the move (with a reason)."""
+
+    field_order = ["territory", "effective", "reason"]
+    territory = forms.ModelChoiceField(
+        queryset=Territory.objects.none(),
+        required=False,
+        label=_("新辖区"),
+        help_text=_("留空：按机构所在地区的辖区规则归属"),
+    )
 
     def __init__(self, *args: Any, user: Any, institution: Institution, **kwargs: Any):
         kwargs.setdefault("initial", {"territory": institution.territory_id})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -329,6 +330,14 @@ def _institutions_of_area(province: Division, city: Division | None) -> list[int
     return list(area.values_list("pk", flat=True))
 
 
+@dataclass(frozen=True)
+class RuleChange:
+    """What set_territory_rule did: the area's rule (with its areas loaded), and who held the area before."""
+
+    rule: TerritoryRule
+    previous: Territory | None  # the territory the rule was taken from; None for a new or unchanged rule
+
+
 @transaction.atomic
 def set_territory_rule(
     *,
@@ -338,7 +347,7 @@ def set_territory_rule(
     city: Division | str | None = None,
     effective: dt.date | None = None,
     reason: str = "",
-) -> TerritoryRule:
+) -> RuleChange:
     """Give the area (a province, or one city of it) to `territory`; its institutions without a territory move.
 
     One rule per area: an existing rule for the same area changes hands. The moves start today, or
@@ -347,20 +356,28 @@ def set_territory_rule(
     _require_admin(actor)
     effective = check_effective(actor=actor, effective=effective, reason=reason)
     province_row, city_row = _area(province, city)
-    rule = TerritoryRule.objects.select_for_update().filter(province=province_row, city=city_row).first()
+    rule = (
+        TerritoryRule.objects.select_for_update(of=("self",))
+        .select_related("territory")
+        .filter(province=province_row, city=city_row)
+        .first()
+    )
+    previous = None
     with acting_as(actor):
         if rule is None:
             rule = TerritoryRule.objects.create(territory=territory, province=province_row, city=city_row)
         elif rule.territory_id != territory.pk:
+            previous = rule.territory
             rule.territory = territory
             rule.save(update_fields=["territory"])
+    rule.province, rule.city = province_row, city_row
     realign(
         institution_ids=_institutions_of_area(province_row, city_row),
         actor=actor,
         effective=effective,
         reason=reason or _("辖区规则变更"),
     )
-    return rule
+    return RuleChange(rule=rule, previous=previous)
 
 
 @transaction.atomic

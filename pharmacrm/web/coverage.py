@@ -8,7 +8,8 @@ an end before the start) come back as form errors and change nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -19,13 +20,16 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from pharmacrm.core import selectors as core_selectors
 from pharmacrm.core import services as core_services
 from pharmacrm.core.models import Division, Role, Territory, TerritoryAssignment, TerritoryRule, User
 from pharmacrm.core.views import actor, role_required
-from pharmacrm.core.visibility import get_visible_or_404, visible
+from pharmacrm.core.visibility import get_visible_or_404
 from pharmacrm.customers import territory_history
-from pharmacrm.customers.forms import DateInput
+from pharmacrm.customers.forms import DateInput, TerritoryChangeForm
 from pharmacrm.customers.service_forms import form_page
+
+T = TypeVar("T")
 
 
 def coverage_holders() -> QuerySet[User]:
@@ -69,32 +73,47 @@ class CorrectForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-def _queued(request: HttpRequest) -> None:
-    messages.info(request, _("受影响日期以来的销售已排队在后台重新归属到负责人。"))
+def _territory_form(
+    request: HttpRequest,
+    *,
+    territory: Territory,
+    form: forms.BaseForm,
+    save: Callable[[dict[str, Any]], T],
+    message: Callable[[T], str],
+    title: str,
+    submit_label: str,
+    action: str,
+) -> HttpResponse:
+    """A coverage write's form page: on success `message`, the re-attribution notice, back to the territory."""
+
+    def done(result: T) -> str:
+        messages.success(request, message(result))
+        messages.info(request, _("受影响日期以来的销售已排队在后台重新归属到负责人。"))
+        return territory.get_absolute_url()
+
+    return form_page(
+        request,
+        form=form,
+        save=save,
+        success_url=done,
+        title=title,
+        breadcrumbs=[
+            (_("辖区"), reverse("web:territory_list")),
+            (str(territory), territory.get_absolute_url()),
+        ],
+        cancel_url=territory.get_absolute_url(),
+        extra={"submit_label": submit_label, "form_action": action},
+    )
 
 
 @role_required(Role.ADMIN)
 def territory_assign(request: HttpRequest, pk: int) -> HttpResponse:
     """Give the territory to a rep from a date (the form sits on the territory page)."""
     territory = get_visible_or_404(Territory, user=request.user, pk=pk)
-    form = AssignForm(request.POST or None)
-
-    def done(assignment: TerritoryAssignment) -> str:
-        messages.success(
-            request,
-            _("已指定 {user} 为 {territory} 的{kind}，自 {day} 起。").format(
-                user=assignment.user,
-                territory=territory,
-                kind=assignment.get_kind_display(),
-                day=assignment.valid_from.isoformat(),
-            ),
-        )
-        _queued(request)
-        return territory.get_absolute_url()
-
-    return form_page(
+    return _territory_form(
         request,
-        form=form,
+        territory=territory,
+        form=AssignForm(request.POST or None),
         save=lambda data: core_services.assign_territory(
             actor=actor(request),
             territory=territory,
@@ -102,17 +121,15 @@ def territory_assign(request: HttpRequest, pk: int) -> HttpResponse:
             valid_from=data["valid_from"],
             kind=data["kind"],
         ),
-        success_url=done,
+        message=lambda assignment: _("已指定 {user} 为 {territory} 的{kind}，自 {day} 起。").format(
+            user=assignment.user,
+            territory=territory,
+            kind=assignment.get_kind_display(),
+            day=assignment.valid_from.isoformat(),
+        ),
         title=_("指定负责人：{territory}").format(territory=territory),
-        breadcrumbs=[
-            (_("辖区"), reverse("web:territory_list")),
-            (str(territory), territory.get_absolute_url()),
-        ],
-        cancel_url=territory.get_absolute_url(),
-        extra={
-            "submit_label": _("指定"),
-            "form_action": reverse("web:territory_assign", args=[territory.pk]),
-        },
+        submit_label=_("指定"),
+        action=reverse("web:territory_assign", args=[territory.pk]),
     )
 
 
@@ -123,41 +140,25 @@ def assignment_correct(request: HttpRequest, pk: int) -> HttpResponse:
         TerritoryAssignment.objects.select_related("territory", "user"), user=request.user, pk=pk
     )
     territory = assignment.territory
-    form = CorrectForm(request.POST or None, assignment=assignment)
-
-    def done(row: TerritoryAssignment) -> str:
-        messages.success(
-            request,
-            _("已更正 {user} 负责 {territory} 的日期：{start} 至 {end}。").format(
-                user=row.user,
-                territory=territory,
-                start=row.valid_from.isoformat(),
-                end=row.valid_to.isoformat() if row.valid_to else _("至今"),
-            ),
-        )
-        _queued(request)
-        return territory.get_absolute_url()
-
-    return form_page(
+    return _territory_form(
         request,
-        form=form,
+        territory=territory,
+        form=CorrectForm(request.POST or None, assignment=assignment),
         save=lambda data: core_services.correct_assignment(
             actor=actor(request),
             assignment=assignment,
             valid_from=data["valid_from"],
             valid_to=data["valid_to"],
         ),
-        success_url=done,
+        message=lambda row: _("已更正 {user} 负责 {territory} 的日期：{start} 至 {end}。").format(
+            user=row.user,
+            territory=territory,
+            start=row.valid_from.isoformat(),
+            end=row.valid_to.isoformat() if row.valid_to else _("至今"),
+        ),
         title=_("更正负责日期：{user} · {territory}").format(user=assignment.user, territory=territory),
-        breadcrumbs=[
-            (_("辖区"), reverse("web:territory_list")),
-            (str(territory), territory.get_absolute_url()),
-        ],
-        cancel_url=territory.get_absolute_url(),
-        extra={
-            "submit_label": _("更正"),
-            "form_action": reverse("web:assignment_correct", args=[assignment.pk]),
-        },
+        submit_label=_("更正"),
+        action=reverse("web:assignment_correct", args=[assignment.pk]),
     )
 
 
@@ -173,7 +174,8 @@ class DivisionChoiceField(forms.ModelChoiceField):
         return f"{obj.code} {obj.name}"
 
 
-class RuleForm(forms.Form):
+class RuleForm(TerritoryChangeForm):
+    field_order = ["province", "city", "effective", "reason"]
     province = DivisionChoiceField(queryset=Division.objects.none(), label=_l("省"), to_field_name="code")
     city = DivisionChoiceField(
         queryset=Division.objects.none(),
@@ -182,13 +184,6 @@ class RuleForm(forms.Form):
         to_field_name="code",
         help_text=_l("留空：整个省。同一地区已有规则时改归本辖区。"),
     )
-    effective = forms.DateField(
-        required=False,
-        label=_l("生效日期"),
-        widget=DateInput(),
-        help_text=_l("留空为今天。早于今天为追溯调整：须填写原因，该日期以来的销售将重新归属。"),
-    )
-    reason = forms.CharField(required=False, max_length=200, label=_l("原因"))
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("prefix", "rule")
@@ -200,15 +195,7 @@ class RuleForm(forms.Form):
             field.widget.attrs["data-tom-select"] = ""
 
 
-class RuleRemoveForm(forms.Form):
-    effective = forms.DateField(
-        required=False,
-        label=_l("生效日期"),
-        widget=DateInput(),
-        help_text=_l("留空为今天。早于今天为追溯调整：须填写原因。"),
-    )
-    reason = forms.CharField(required=False, max_length=200, label=_l("原因"))
-
+class RuleRemoveForm(TerritoryChangeForm):
     def __init__(self, *args: Any, rule: TerritoryRule, **kwargs: Any):
         kwargs.setdefault("prefix", f"r{rule.pk}")
         super().__init__(*args, **kwargs)
@@ -222,88 +209,51 @@ def area_label(rule: TerritoryRule) -> str:
 def territory_rule_add(request: HttpRequest, pk: int) -> HttpResponse:
     """Give an area to the territory (the form sits on the territory page)."""
     territory = get_visible_or_404(Territory, user=request.user, pk=pk)
-    form = RuleForm(request.POST or None)
-    previous: dict[str, Territory | None] = {"owner": None}
 
-    def save(data: dict[str, Any]) -> TerritoryRule:
-        found = TerritoryRule.objects.filter(province=data["province"], city=data["city"]).first()
-        previous["owner"] = found.territory if found and found.territory_id != territory.pk else None
-        return territory_history.set_territory_rule(
+    def message(change: territory_history.RuleChange) -> str:
+        area = area_label(change.rule)
+        if change.previous is not None:
+            return _("{area} 已从 {old} 改归 {territory}。").format(
+                area=area, old=change.previous, territory=territory
+            )
+        return _("{area} 已归 {territory}。").format(area=area, territory=territory)
+
+    return _territory_form(
+        request,
+        territory=territory,
+        form=RuleForm(request.POST or None),
+        save=lambda data: territory_history.set_territory_rule(
             actor=actor(request),
             territory=territory,
             province=data["province"],
             city=data["city"],
             effective=data["effective"],
             reason=data["reason"],
-        )
-
-    def done(rule: TerritoryRule) -> str:
-        if previous["owner"] is not None:
-            text = _("{area} 已从 {old} 改归 {territory}。").format(
-                area=area_label(rule), old=previous["owner"], territory=territory
-            )
-        else:
-            text = _("{area} 已归 {territory}。").format(area=area_label(rule), territory=territory)
-        messages.success(request, text)
-        _queued(request)
-        return territory.get_absolute_url()
-
-    return form_page(
-        request,
-        form=form,
-        save=save,
-        success_url=done,
+        ),
+        message=message,
         title=_("添加辖区规则：{territory}").format(territory=territory),
-        breadcrumbs=[
-            (_("辖区"), reverse("web:territory_list")),
-            (str(territory), territory.get_absolute_url()),
-        ],
-        cancel_url=territory.get_absolute_url(),
-        extra={
-            "submit_label": _("添加"),
-            "form_action": reverse("web:territory_rule_add", args=[territory.pk]),
-        },
+        submit_label=_("添加"),
+        action=reverse("web:territory_rule_add", args=[territory.pk]),
     )
 
 
 @role_required(Role.ADMIN)
 def territory_rule_remove(request: HttpRequest, pk: int) -> HttpResponse:
     """Remove a rule: its area's institutions without a territory follow the province's rule, or none."""
-    rule = get_object_or_404(
-        TerritoryRule.objects.select_related("territory", "province", "city").filter(
-            territory__in=visible(Territory, user=request.user)
-        ),
-        pk=pk,
-    )
+    rule = get_object_or_404(core_selectors.territory_rules(user=request.user), pk=pk)
     territory = rule.territory
-    # Both fields are optional: an empty POST is a removal from today, so bind on the method.
-    form = RuleRemoveForm(request.POST if request.method == "POST" else None, rule=rule)
-
-    def done(_result: None) -> str:
-        messages.success(
-            request,
-            _("已删除辖区规则：{area} 不再归 {territory}。").format(
-                area=area_label(rule), territory=territory
-            ),
-        )
-        _queued(request)
-        return territory.get_absolute_url()
-
-    return form_page(
+    return _territory_form(
         request,
-        form=form,
+        territory=territory,
+        # Both fields are optional: an empty POST is a removal from today, so bind on the method.
+        form=RuleRemoveForm(request.POST if request.method == "POST" else None, rule=rule),
         save=lambda data: territory_history.remove_territory_rule(
             actor=actor(request), rule=rule, effective=data["effective"], reason=data["reason"]
         ),
-        success_url=done,
+        message=lambda _result: _("已删除辖区规则：{area} 不再归 {territory}。").format(
+            area=area_label(rule), territory=territory
+        ),
         title=_("删除辖区规则：{area} · {territory}").format(area=area_label(rule), territory=territory),
-        breadcrumbs=[
-            (_("辖区"), reverse("web:territory_list")),
-            (str(territory), territory.get_absolute_url()),
-        ],
-        cancel_url=territory.get_absolute_url(),
-        extra={
-            "submit_label": _("删除"),
-            "form_action": reverse("web:territory_rule_remove", args=[rule.pk]),
-        },
+        submit_label=_("删除"),
+        action=reverse("web:territory_rule_remove", args=[rule.pk]),
     )

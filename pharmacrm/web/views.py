@@ -22,7 +22,7 @@ from pharmacrm.compliance import selectors as compliance_selectors
 from pharmacrm.core import selectors as core_selectors
 from pharmacrm.core import services as core_services
 from pharmacrm.core.errors import DomainError
-from pharmacrm.core.models import MANAGER_ROLES, OrgUnit, Role, Territory, TerritoryRule, User
+from pharmacrm.core.models import MANAGER_ROLES, OrgUnit, Role, Territory, User
 from pharmacrm.core.views import ObjectDetailView, ObjectHistoryView, ObjectListView
 from pharmacrm.core.visibility import visible
 from pharmacrm.customers import selectors as customer_selectors
@@ -175,11 +175,8 @@ class TerritoryDetailView(ObjectDetailView):
         can_change = self.request.user.has_role(Role.ADMIN)  # type: ignore[union-attr]
         ctx["can_change_coverage"] = can_change
         ctx["assignment_rows"] = [(a, CorrectForm(assignment=a) if can_change else None) for a in assignments]
-        rules = TerritoryRule.objects.filter(territory=self.object).select_related("province", "city")
-        ctx["rule_rows"] = [
-            (rule, RuleRemoveForm(rule=rule) if can_change else None)
-            for rule in rules.order_by("province_id", "city_id")
-        ]
+        rules = core_selectors.territory_rules(user=self.request.user).filter(territory=self.object)
+        ctx["rule_rows"] = [(rule, RuleRemoveForm(rule=rule) if can_change else None) for rule in rules]
         if can_change:
             ctx["assign_form"] = AssignForm()
             ctx["rule_form"] = RuleForm()

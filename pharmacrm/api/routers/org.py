@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from ninja.pagination import CursorPagination, paginate
@@ -165,11 +166,7 @@ class TerritoryRuleIn(InputSchema):
 def list_territory_rules(request: HttpRequest, territory_id: int) -> Any:
     """The areas this territory takes, to whoever may see the territory."""
     territory = get_visible_or_404(Territory, user=request.user, pk=territory_id)
-    return list(
-        TerritoryRule.objects.filter(territory=territory)
-        .select_related("province", "city")
-        .order_by("province_id", "city_id")
-    )
+    return list(selectors.territory_rules(user=request.user).filter(territory=territory))
 
 
 @router.post(
@@ -180,7 +177,7 @@ def set_territory_rule(request: HttpRequest, territory_id: int, payload: Territo
     """Give an area to the territory (an existing rule for the area changes hands); its institutions move."""
     actor = _admin(request)
     territory = get_visible_or_404(Territory, user=actor, pk=territory_id)
-    rule = territory_history.set_territory_rule(
+    change = territory_history.set_territory_rule(
         actor=actor,
         territory=territory,
         province=payload.province,
@@ -188,7 +185,7 @@ def set_territory_rule(request: HttpRequest, territory_id: int, payload: Territo
         effective=payload.effective,
         reason=payload.reason,
     )
-    return Status(201, TerritoryRule.objects.select_related("province", "city").get(pk=rule.pk))
+    return Status(201, change.rule)
 
 
 @router.delete(
@@ -200,10 +197,6 @@ def remove_territory_rule(
 ) -> Any:
     """Remove a rule (`?effective=&reason=` to backdate); the area's institutions follow the province's rule."""
     actor = _admin(request)
-    rule = TerritoryRule.objects.filter(
-        pk=rule_id, territory__in=selectors.visible_territories(user=actor)
-    ).first()
-    if rule is None:
-        raise Http404
+    rule = get_object_or_404(selectors.territory_rules(user=actor), pk=rule_id)
     territory_history.remove_territory_rule(actor=actor, rule=rule, effective=effective, reason=reason)
     return Status(204, None)

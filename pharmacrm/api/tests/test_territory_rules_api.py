@@ -35,7 +35,7 @@ def rules_url(personas: Personas) -> str:
 def beijing_rule(personas: Personas) -> TerritoryRule:
     return territory_history.set_territory_rule(
         actor=personas.admin, territory=personas.own_territory, province="11", city="1101"
-    )
+    ).rule
 
 
 @pytest.mark.parametrize("persona", [*SEES, *BLIND])

@@ -66,7 +66,7 @@ def remove(client: Client, rule: TerritoryRule, **fields: str) -> Any:
 def beijing_rule(personas: Personas) -> TerritoryRule:
     return territory_history.set_territory_rule(
         actor=personas.admin, territory=personas.own_territory, province="11", city="1101"
-    )
+    ).rule
 
 
 @pytest.mark.parametrize("persona", [*SEES, *BLIND, "admin"])

@@ -90,7 +90,7 @@ class Command(BaseCommand):
 
     def _rule(self, action: str, actor: User | None, options: dict[str, Any]) -> None:
         if action == "rule":
-            rule = territory_history.set_territory_rule(
+            change = territory_history.set_territory_rule(
                 actor=actor,
                 territory=self._territory(options["territory"]),
                 province=options["province"],
@@ -98,7 +98,7 @@ class Command(BaseCommand):
                 effective=options["effective"],
                 reason=options["reason"],
             )
-            self.stdout.write(f"rule: {rule}")
+            self.stdout.write(f"rule: {change.rule}")
             return
         found = TerritoryRule.objects.filter(province_id=options["province"], city_id=options["city"]).first()
         if found is None:
