@@ -16,13 +16,13 @@ Elsewhere (musl, macOS) there is no malloc_trim and this does nothing.
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 
-_trim: Callable[[int], int] | None = None
-_loaded = False
 
-
-def _load() -> Callable[[int], int] | None:
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, looked up once; None where the C library has none."""
     try:
         libc = ctypes.CDLL(None)
         trim = libc.malloc_trim
@@ -35,8 +35,6 @@ def _load() -> Callable[[int], int] | None:
 
 def release_free_heap() -> None:
     """Return the heap's free pages to the system (no-op where malloc_trim does not exist)."""
-    global _trim, _loaded
-    if not _loaded:
-        _trim, _loaded = _load(), True
-    if _trim is not None:
-        _trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

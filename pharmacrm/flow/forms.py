@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pharmacrm.channels.models import ChannelPartner
 from pharmacrm.core.visibility import visible
+from pharmacrm.flow.models import FileKind
 from pharmacrm.flow.parsing import SALES, fields_for, parse_period
 
 
@@ -36,7 +37,7 @@ class UploadForm(forms.Form):
     distributor = DistributorChoiceField(label=_("经销商"), queryset=ChannelPartner.objects.none())
     kind = forms.ChoiceField(
         label=_("文件类型"),
-        choices=[("auto", _("自动识别")), ("sales", _("销售流向")), ("inventory", _("库存"))],
+        choices=[("auto", _("自动识别")), *FileKind.choices],
         initial="auto",
         help_text=_("自动识别：按该经销商已保存的模板，否则按表头（有库存数量、无客户列即为库存文件）"),
     )

@@ -25,12 +25,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from pharmacrm.channels.models import ChannelPartner
+from pharmacrm.commercial.market import month_end
 from pharmacrm.commercial.models import Sku
 from pharmacrm.core.audit import Source, acting_as, audit_context
 from pharmacrm.core.errors import DomainError
 from pharmacrm.core.imports.engine import ImportKind, Issue, Report, preview
 from pharmacrm.core.imports.registry import register
 from pharmacrm.core.imports.repeats import RepeatedKeys
+from pharmacrm.core.imports.seen import SeenKeys
 from pharmacrm.core.models import Role
 from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
 from pharmacrm.core.visibility import visible
@@ -170,8 +172,6 @@ def save_template(
     unknown = [h for h in clean.values() if h not in header]
     missing = missing_fields(clean, kind)
     if unknown or missing:
-        from pharmacrm.core.errors import DomainError
-
         labels = field_labels(kind)
         reasons = [_("表头中没有列“{h}”").format(h=h) for h in unknown]
         reasons += [_("必须指定“{f}”对应的列").format(f=labels[m]) for m in missing]
@@ -193,8 +193,6 @@ def save_template(
         if template.pk:
             clash = clash.exclude(pk=template.pk)
         if clash.exists():
-            from pharmacrm.core.errors import DomainError
-
             message = _("该经销商已有名为“{name}”的模板，请换一个名称。").format(name=template.name)
             raise DomainError(message, fields={"name": [message]}, code="duplicate_name")
         template.headers = header
@@ -247,7 +245,9 @@ class _Rows:
         self.sku_codes = dict(Sku.objects.values_list("pk", "code"))
         self.keys = RepeatedKeys()  # row hashes, to find duplicated rows after the last one
         self.skipped = False  # a row was not written: its key was already in the month
-        self.first_row: dict[int, int] = {}  # inventory: identity (all but quantity and unit) → row
+        # inventory: identity (all cells but quantity and unit) → its first row, in bounded memory
+        self.identities = SeenKeys()
+        self.identity_codes = [code for code in self.key_codes if code not in ("quantity", "unit")]
         self.code_to_sku: dict[str, tuple[int, int]] = {}  # product code → (sku, first row)
         # rows as column → value dicts: building model instances cost more than matching them
         self.records: list[dict[str, Any]] = []
@@ -267,35 +267,37 @@ class _Rows:
             Issue(row=number, column=self.labels.get(code, ""), value=preview(value), reason=reason)
         )
 
+    def raw(self, cells: list[str]) -> dict[str, str]:
+        """The row's mapped cells by code ("" for a cell past the end of a short row)."""
+        if len(cells) >= self.width:
+            return {code: cells[index] for code, index in self.columns.items()}
+        return {code: self.cell(cells, code) for code in self.columns}
+
+    def check_day(self, number: int, code: str, text: str) -> dt.date | None:
+        """The row's date, which must fall in the file's month (the first date read sets it when unnamed)."""
+        day = parse_date(text, self.date_format)
+        if day is None:
+            self.error(
+                number, code, text, _("不是有效日期（可用：2026-01-05、2026/1/5、20260105、2026年1月5日）")
+            )
+            return None
+        if self.period is None:
+            self.period = month_start(day)
+        if month_start(day) != self.period:
+            self.error(
+                number, code, text, _("日期不在期间 {period} 内").format(period=f"{self.period:%Y-%m}")
+            )
+        return day
+
     def row(self, number: int, cells: list[str]) -> bool:
         if self.kind == INVENTORY:
             return self.inventory_row(number, cells)
         errors_before = self.report.error_count
-        if len(cells) >= self.width:
-            raw = {code: cells[index] for code, index in self.columns.items()}
-        else:
-            raw = {code: self.cell(cells, code) for code in self.columns}
+        raw = self.raw(cells)
         kind = parse_kind(raw.get("kind", ""))
         if kind is None:
             self.error(number, "kind", raw["kind"], _("无法识别的业务类型（可用：纯销、调拨、退货、库存）"))
-        day = parse_date(raw.get("sale_date", ""), self.date_format)
-        if day is None:
-            self.error(
-                number,
-                "sale_date",
-                raw.get("sale_date", ""),
-                _("不是有效日期（可用：2026-01-05、2026/1/5、20260105、2026年1月5日）"),
-            )
-        else:
-            if self.period is None:
-                self.period = month_start(day)
-            if month_start(day) != self.period:
-                self.error(
-                    number,
-                    "sale_date",
-                    raw["sale_date"],
-                    _("日期不在期间 {period} 内").format(period=f"{self.period:%Y-%m}"),
-                )
+        day = self.check_day(number, "sale_date", raw.get("sale_date", ""))
         quantity = parse_decimal(raw.get("quantity", ""))
         if quantity is None:
             self.error(number, "quantity", raw.get("quantity", ""), _("数量必须是数字"))
@@ -426,30 +428,13 @@ class _Rows:
     def inventory_row(self, number: int, cells: list[str]) -> bool:
         """One row of an inventory file: product, batch, warehouse, quantity in stock, stock date."""
         errors_before = self.report.error_count
-        raw = {code: self.cell(cells, code) for code in self.columns}
+        raw = self.raw(cells)
         day: dt.date | None
         if "as_of" in self.columns:
-            day = parse_date(raw["as_of"], self.date_format)
-            if day is None:
-                self.error(
-                    number,
-                    "as_of",
-                    raw["as_of"],
-                    _("不是有效日期（可用：2026-01-05、2026/1/5、20260105、2026年1月5日）"),
-                )
+            day = self.check_day(number, "as_of", raw["as_of"])
         else:  # no date column: stock at the end of the month the user named
             assert self.period is not None
-            day = _month_end(self.period)
-        if day is not None:
-            if self.period is None:
-                self.period = month_start(day)
-            if month_start(day) != self.period:
-                self.error(
-                    number,
-                    "as_of",
-                    raw.get("as_of", ""),
-                    _("日期不在期间 {period} 内").format(period=f"{self.period:%Y-%m}"),
-                )
+            day = month_end(self.period)
         quantity = parse_decimal(raw.get("quantity", ""))
         if quantity is None:
             self.error(number, "quantity", raw.get("quantity", ""), _("数量必须是数字"))
@@ -460,13 +445,11 @@ class _Rows:
         spec = raw.get("spec", "")
         if not (product_code or product_name):
             self.error(number, "product_name", "", _("产品编码和产品名称都为空"))
-        key = row_key(("inventory", *(raw[code] for code in sorted(raw))))
+        key = row_key(("inventory", *(raw[code] for code in self.key_codes)))
         # The same product, batch, warehouse and date twice is one stock counted twice, whatever
         # the quantities say.
-        identity = row_key(tuple(raw[code] for code in sorted(raw) if code not in ("quantity", "unit")))
-        short = int(identity[:16], 16)
-        first = self.first_row.setdefault(short, number)
-        if first != number:
+        first = self.identities.add(row_key(tuple(raw[code] for code in self.identity_codes)), number)
+        if first is not None:
             self.error(
                 number,
                 "",
@@ -749,10 +732,6 @@ def import_flow_file(
         result.outcome = "checked"
         report.created = rows.counts["records"] + rows.counts["inventory"]
     return _finish(result, started)
-
-
-def _month_end(month: dt.date) -> dt.date:
-    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
 
 
 def _finish(result: FlowImportResult, started: float) -> FlowImportResult:

@@ -7,7 +7,6 @@ measure, and one line saying how the value was computed.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from pharmacrm.channels.metrics import MetricValue, register_metric
+from pharmacrm.commercial.market import month_end
 from pharmacrm.flow.models import FlowFile, FlowRecord, InventoryRecord
 
 ONE_DECIMAL = Decimal("0.1")
@@ -33,7 +33,7 @@ def _months(start: dt.date, end: dt.date) -> list[dt.date]:
     """First days of the months lying wholly inside [start, end]."""
     months = []
     month = start.replace(day=1) if start.day == 1 else _next_month(start)
-    while _month_end(month) <= end:
+    while month_end(month) <= end:
         months.append(month)
         month = _next_month(month)
     return months
@@ -41,10 +41,6 @@ def _months(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def _next_month(day: dt.date) -> dt.date:
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
-def _month_end(month: dt.date) -> dt.date:
-    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
 def _sales(partner: Any, start: dt.date, end: dt.date) -> Any:
@@ -60,7 +56,7 @@ def flow_timeliness(*, partner: Any, start: dt.date, end: dt.date) -> MetricValu
     without any file counts as late until today: the days from its end to today.
     """
     today = timezone.localdate()
-    months = [m for m in _months(start, end) if _month_end(m) < today]
+    months = [m for m in _months(start, end) if month_end(m) < today]
     if not months:
         return MetricValue(None, _("期间内没有已结束的完整月份"))
     received = dict(
@@ -77,7 +73,7 @@ def flow_timeliness(*, partner: Any, start: dt.date, end: dt.date) -> MetricValu
     parts, days = [], []
     for month in months:
         arrived = received.get(month)
-        late = ((arrived or today) - _month_end(month)).days
+        late = ((arrived or today) - month_end(month)).days
         days.append(max(late, 0))
         label = f"{month:%Y-%m}"
         parts.append(

@@ -88,8 +88,6 @@ INVENTORY_FIELDS: tuple[FlowField, ...] = (
     FlowField("warehouse", _("仓库"), ("仓库", "仓库名称", "库房", "仓位", "存放地点")),
 )
 FIELDS_BY_KIND = {SALES: FIELDS, INVENTORY: INVENTORY_FIELDS}
-FIELD_CODES = tuple(f.code for f in FIELDS)
-FIELD_LABELS = {f.code: f.label for f in FIELDS}
 REQUIRED = ("sale_date", "quantity")
 # at least one of each pair identifies the customer and the product
 ONE_OF = (("customer_code", "customer_name"), ("product_code", "product_name"))

@@ -239,8 +239,9 @@ def map_unmatched(*, actor: Any, kind: str, mappings: Iterable[Mapping]) -> dict
                 stock = unmatched_inventory(user=actor).filter(
                     distributor_id=m.distributor_id, product_name=m.name, product_spec=m.spec
                 )
-                stock_ids = list(stock.values_list("pk", flat=True))
-                stock_file_ids.update(stock.values_list("file_id", flat=True))
+                pairs = list(stock.values_list("pk", "file_id"))
+                stock_ids = [pk for pk, _file in pairs]
+                stock_file_ids.update(file_id for _pk, file_id in pairs)
                 matched_stock = InventoryRecord.objects.filter(pk__in=stock_ids)
                 matched_stock.filter(unit__in=STANDARD_UNITS).update(
                     quantity=F("quantity") / sku.standard_units, unit=""
