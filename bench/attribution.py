@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import random
 import time
 from decimal import Decimal
@@ -103,14 +102,9 @@ def _write_rows(
                 )
             )
             if len(batch) == 5000:
-                for obj, pk in zip(batch, bulk.allocate_pks(FlowRecord, len(batch)), strict=True):
-                    obj.pk = pk
-                bulk.insert(FlowRecord, batch)
+                bulk.insert(FlowRecord, batch, with_pk=False)  # no row's pk is read afterwards
                 batch.clear()
-        if batch:
-            for obj, pk in zip(batch, bulk.allocate_pks(FlowRecord, len(batch)), strict=True):
-                obj.pk = pk
-            bulk.insert(FlowRecord, batch)
+        bulk.insert(FlowRecord, batch, with_pk=False)
     return file
 
 
@@ -147,13 +141,12 @@ def run(*, ctx: Any) -> None:
         _timed("3. reattribute (all rows)", out, lambda: attribution.reattribute())
         since = timezone.localdate() - dt.timedelta(days=365)
         _timed("4. reattribute (last 12 months)", out, lambda: attribution.reattribute(since=since))
-        if "institution_ids" in inspect.signature(attribution.reattribute).parameters:
-            moved = customers[:3]
-            _timed(
-                "5. reattribute (3 institutions, last 12 months)",
-                out,
-                lambda: attribution.reattribute(since=since, institution_ids=moved),  # type: ignore[call-arg]
-            )
+        moved = customers[:3]
+        _timed(
+            "5. reattribute (3 institutions, last 12 months)",
+            out,
+            lambda: attribution.reattribute(since=since, institution_ids=moved),
+        )
         attributed = FlowRecord.objects.filter(file=file, rep__isnull=False).count()
         out(f"rows attributed to a rep: {attributed:,} of {rows:,}")
     finally:

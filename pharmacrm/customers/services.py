@@ -340,10 +340,6 @@ def move_institution(
     )
 
 
-# Changing these can move the institution to another territory (its own, or its area's rule).
-_TERRITORY_INPUTS_OF_INSTITUTION = ("territory", "province", "city")
-
-
 def _update_institution(
     *,
     actor: User,

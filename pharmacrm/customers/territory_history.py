@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pharmacrm.core.audit import Source, acting_as, current_state
 from pharmacrm.core.errors import DomainError, NotAllowed
-from pharmacrm.core.imports.bulk import insert_with_history
+from pharmacrm.core.imports.bulk import in_list_size, insert_with_history
 from pharmacrm.core.models import Division, Role, Territory, TerritoryRule
 from pharmacrm.customers.models import Institution, InstitutionTerritoryPeriod
 
@@ -43,11 +43,6 @@ ONE_DAY = dt.timedelta(days=1)
 Span = tuple[
     dt.date | None, dt.date | None, int
 ]  # first day (None = beginning), last day (None = open), territory
-
-
-def _in_chunk() -> int:
-    # SQLite caps the parameters of one statement; PostgreSQL takes long IN lists happily.
-    return 900 if connection.vendor == "sqlite" else 10_000
 
 
 # --- Listeners ------------------------------------------------------------------------------------
@@ -81,7 +76,7 @@ def resolve_territories(institution_ids: Iterable[int]) -> dict[int, int | None]
     ids = sorted(set(institution_ids))
     rules = {(r.province_id, r.city_id): r.territory_id for r in TerritoryRule.objects.all()}
     resolved: dict[int, int | None] = {}
-    step = _in_chunk()
+    step = in_list_size()
     for start in range(0, len(ids), step):
         for pk, own, province, city in Institution.objects.filter(
             pk__in=ids[start : start + step]
@@ -94,7 +89,7 @@ def spans_by_institution(institution_ids: Iterable[int]) -> dict[int, list[Span]
     """Institution → its periods as (first, last, territory), oldest first (attribution's input)."""
     ids = sorted(set(institution_ids))
     spans: dict[int, list[Span]] = defaultdict(list)
-    step = _in_chunk()
+    step = in_list_size()
     for start in range(0, len(ids), step):
         rows = (
             InstitutionTerritoryPeriod.objects.filter(institution_id__in=ids[start : start + step])
@@ -241,7 +236,7 @@ def realign(
     today = timezone.localdate()
     resolved = resolve_territories(ids)
     periods: dict[int, list[InstitutionTerritoryPeriod]] = defaultdict(list)
-    step = _in_chunk()
+    step = in_list_size()
     for start in range(0, len(ids), step):
         for period in InstitutionTerritoryPeriod.objects.filter(
             institution_id__in=ids[start : start + step]

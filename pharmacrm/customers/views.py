@@ -120,12 +120,11 @@ class InstitutionDetailView(ObjectDetailView):
         ctx = super().get_context_data(**kwargs)
         if self.active_tab == "overview":
             ctx.update(profiles.institution_overview(institution=self.object, user=self.request.user))
-        ctx["can_edit"] = services.may_edit(self.request.user)
-        if self.active_tab == "overview":
             # An institution has a handful of periods; the cap keeps the page flat whatever happens.
             ctx["territory_periods"] = list(
                 selectors.territory_periods(user=self.request.user, institution=self.object)[:50]
             )
+        ctx["can_edit"] = services.may_edit(self.request.user)
         return ctx
 
 

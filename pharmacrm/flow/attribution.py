@@ -20,21 +20,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection
 from django.db.models import Min, Q, QuerySet
 
 from pharmacrm.channels.models import ChannelPartner
+from pharmacrm.core.imports.bulk import in_list_size
 from pharmacrm.core.models import TerritoryAssignment
 from pharmacrm.customers.models import Institution, InstitutionTerritoryPeriod
 from pharmacrm.customers.territory_history import spans_by_institution
 from pharmacrm.flow.models import FlowRecord
 
 CHUNK = 20_000  # rows per UPDATE: big enough to amortise, small enough for the SQLite WAL
-
-
-def _in_chunk() -> int:
-    # SQLite caps the parameters of one statement; PostgreSQL takes long IN lists happily.
-    return 900 if connection.vendor == "sqlite" else 10_000
 
 
 @dataclass
@@ -75,7 +70,7 @@ class AttributionResult:
 def _id_chunks(record_ids: Iterable[int]) -> Iterator[Q]:
     """Filters covering `record_ids` in chunks: a pk range when a chunk is contiguous (bulk inserts are)."""
     ids = sorted(set(record_ids))
-    step = _in_chunk()
+    step = in_list_size()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         if chunk[-1] - chunk[0] + 1 == len(chunk):
@@ -187,7 +182,7 @@ def _attribute_chunk(rows: QuerySet[FlowRecord]) -> AttributionResult:
     for institution_id in institution_ids:
         for piece in _pieces(spans.get(institution_id, []), coverage):
             groups[piece].append(institution_id)
-    step = _in_chunk()
+    step = in_list_size()
     for (territory_id, rep_id, first, last), members in groups.items():
         for start in range(0, len(members), step):
             part = rows.filter(institution_id__in=members[start : start + step])

@@ -27,6 +27,12 @@ from django.db import connection, models, transaction
 
 Converter = Callable[[Any], Any]
 
+
+def in_list_size() -> int:
+    """How many ids one `IN (…)` may list: SQLite caps a statement's parameters; PostgreSQL takes long lists."""
+    return 900 if connection.vendor == "sqlite" else 10_000
+
+
 # Field types whose Python value is not what the driver should get.
 _PREPARED_TYPES = frozenset(
     {

@@ -136,12 +136,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{institution.name} (#{institution.pk}), territory now: {institution.territory or '—'}"
         )
-        periods = (
-            InstitutionTerritoryPeriod.objects.filter(institution=institution)
-            .select_related("territory", "recorded_by")
-            .order_by("id")
+        # Oldest first (the model's ordering: an open start first); periods never overlap.
+        periods = InstitutionTerritoryPeriod.objects.filter(institution=institution).select_related(
+            "territory", "recorded_by"
         )
-        for period in sorted(periods, key=lambda p: p.valid_from or dt.date.min):
+        for period in periods:
             start = period.valid_from.isoformat() if period.valid_from else "beginning"
             end = period.valid_to.isoformat() if period.valid_to else "now"
             who = f"  {period.recorded_by or ''} {period.reason}".rstrip()
