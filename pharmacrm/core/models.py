@@ -407,6 +407,11 @@ class ImportJob(models.Model):
         return self.status in {self.Status.QUEUED, self.Status.CHECKING, self.Status.IMPORTING}
 
     @property
+    def can_recheck(self) -> bool:
+        """A dry run whose file is kept may be checked again (after its mapping or master data was fixed)."""
+        return bool(self.file) and self.dry_run and not self.is_running
+
+    @property
     def can_confirm(self) -> bool:
         """A checked dry run may be imported; so may a refused one in partial mode."""
         return (

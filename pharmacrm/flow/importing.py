@@ -949,6 +949,37 @@ def _clean_period(value: Any) -> dt.date | None:
     return month
 
 
+def flow_job_for(user: Any, pk: int) -> ImportJob:
+    """The user's flow job (or one a company-wide importer may see); anything else is a 404."""
+    from django.http import Http404
+
+    from pharmacrm.core.imports.jobs import job_for
+
+    job = job_for(user, pk)
+    if job.kind != FlowFileJob.name:
+        raise Http404
+    return job
+
+
+def flow_job_kind(job: ImportJob) -> str:
+    """The job's file kind: as its check found it, else as asked for (auto when neither says)."""
+    return (job.result or {}).get("kind") or job.params.get("kind") or AUTO
+
+
+def flow_job_checked(job: ImportJob) -> bool:
+    """Its check passed: the file may be imported as it is."""
+    return (job.result or {}).get("outcome") == "checked"
+
+
+def confirm_checked_flow_job(*, actor: Any, job: ImportJob) -> ImportJob:
+    """Import a checked flow file in the background (core.imports.jobs.confirm_import's other checks apply)."""
+    from pharmacrm.core.imports.jobs import confirm_import
+
+    if not flow_job_checked(job):
+        raise DomainError(_("只有检查通过的文件可以导入。"), code="not_confirmable")
+    return confirm_import(actor=actor, job_id=job.pk)
+
+
 def queue_flow_file(
     *,
     actor: Any,

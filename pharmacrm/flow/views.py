@@ -38,7 +38,16 @@ from pharmacrm.core.visibility import get_visible_or_404, visible
 from pharmacrm.customers.service_forms import add_domain_error
 from pharmacrm.flow import services
 from pharmacrm.flow.forms import CloseForm, MappingForm, UploadForm
-from pharmacrm.flow.importing import FlowFileJob, may_import, queue_flow_file, save_template
+from pharmacrm.flow.importing import (
+    FlowFileJob,
+    confirm_checked_flow_job,
+    flow_job_checked,
+    flow_job_for,
+    flow_job_kind,
+    may_import,
+    queue_flow_file,
+    save_template,
+)
 from pharmacrm.flow.models import FlowFile, FlowPeriodClose, FlowTemplate
 from pharmacrm.flow.parsing import KINDS, SALES, detect_kind, field_labels, suggest_mapping
 
@@ -138,14 +147,6 @@ class FileHistoryView(FlowObjectMixin, ObjectHistoryView):
 # template and checks the stored file again.
 
 
-def _flow_job(request: HttpRequest, pk: int) -> ImportJob:
-    """The user's flow job (or one a company-wide importer may see); anything else is a 404."""
-    job = jobs.job_for(request.user, pk)
-    if job.kind != FlowFileJob.name:
-        raise Http404
-    return job
-
-
 def _recent_jobs(request: HttpRequest) -> QuerySet[ImportJob]:
     # one query, served by the (created_by, created_at) index
     return visible(ImportJob, user=request.user).filter(kind=FlowFileJob.name, created_by_id=request.user.pk)[
@@ -187,16 +188,16 @@ def upload(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One flow job: progress while it runs, then the report, confirm or mapping, then the FlowFile."""
     _require_importer(request)
-    job = _flow_job(request, pk)
+    job = flow_job_for(request.user, pk)
     jobs.fail_if_abandoned(job)
     report = jobs.job_report(job)
     result = job.result or {}
-    kind = result.get("kind") or job.params.get("kind", "auto")
+    kind = flow_job_kind(job)
     own = job.created_by_id == request.user.pk
-    checked = job.can_confirm and result.get("outcome") == "checked"
+    checked = job.can_confirm and flow_job_checked(job)
     # refused at the header (no template, a missing column): the mapping screen fixes that
     header_refused = bool(report and report.fatal and report.errors and report.errors[0].row == 1)
-    may_map = own and bool(job.file) and job.dry_run and not job.is_running and (header_refused or checked)
+    may_map = own and job.can_recheck and (header_refused or checked)
     labels = field_labels(kind if kind in KINDS else SALES)
     return render(
         request,
@@ -225,12 +226,9 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def job_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     """Import a checked file: queued in the background, the job page follows its progress."""
     _require_importer(request)
-    job = _flow_job(request, pk)
-    if (job.result or {}).get("outcome") != "checked":
-        messages.error(request, _("只有检查通过的文件可以导入。"))
-        return redirect(job)
+    job = flow_job_for(request.user, pk)
     try:
-        jobs.confirm_import(actor=actor(request), job_id=job.pk)
+        confirm_checked_flow_job(actor=actor(request), job=job)
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect(job)
@@ -242,8 +240,8 @@ def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     _require_importer(request)
     from pharmacrm.core.spreadsheets import SpreadsheetError, open_sheet
 
-    job = _flow_job(request, pk)
-    if job.created_by_id != request.user.pk or not job.file or not job.dry_run or job.is_running:
+    job = flow_job_for(request.user, pk)
+    if job.created_by_id != request.user.pk or not job.can_recheck:
         messages.error(request, _("这个任务的文件已不能再设置列映射，请重新上传。"))
         return redirect(job)
     distributor = get_visible_or_404(ChannelPartner, user=request.user, code=job.params.get("distributor"))
@@ -255,7 +253,7 @@ def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     except SpreadsheetError as exc:
         messages.error(request, exc.message)
         return redirect(job)
-    kind = (job.result or {}).get("kind") or job.params.get("kind")
+    kind = flow_job_kind(job)
     if kind not in KINDS:
         kind = detect_kind(header)
     form = MappingForm(

@@ -23,7 +23,14 @@ from pharmacrm.core.imports import jobs
 from pharmacrm.core.models import ImportJob
 from pharmacrm.core.visibility import get_visible_or_404, visible
 from pharmacrm.flow import services
-from pharmacrm.flow.importing import AUTO, FlowFileJob, import_flow_file, queue_flow_file
+from pharmacrm.flow.importing import (
+    AUTO,
+    confirm_checked_flow_job,
+    flow_job_for,
+    flow_job_kind,
+    import_flow_file,
+    queue_flow_file,
+)
 from pharmacrm.flow.models import FlowFile, FlowRecord
 from pharmacrm.flow.parsing import parse_period
 
@@ -149,7 +156,7 @@ class FlowJobOut(Schema):
 
     @staticmethod
     def resolve_kind(obj: ImportJob) -> str:
-        return str((obj.result or {}).get("kind") or obj.params.get("kind") or AUTO)
+        return flow_job_kind(obj)
 
     @staticmethod
     def resolve_progress(obj: ImportJob) -> dict[str, int]:
@@ -166,15 +173,6 @@ class FlowJobOut(Schema):
     @staticmethod
     def resolve_file_id(obj: ImportJob) -> int | None:
         return (obj.result or {}).get("file_id")
-
-
-def _flow_job_or_404(request: HttpRequest, job_id: int) -> ImportJob:
-    if not services.may_view_flow(request.user):
-        raise Http404
-    job = jobs.job_for(request.user, job_id)
-    if job.kind != FlowFileJob.name:
-        raise Http404
-    return job
 
 
 @router.post("/flow/jobs", response={202: FlowJobOut, 400: ErrorOut, 403: ErrorOut})
@@ -210,7 +208,7 @@ def queue_flow_job(
 @router.get("/flow/jobs/{job_id}", response={200: FlowJobOut, 404: ErrorOut})
 def get_flow_job(request: HttpRequest, job_id: int) -> Any:
     """A flow job (404 for someone else's job, and for anyone who may not import flow files)."""
-    job = _flow_job_or_404(request, job_id)
+    job = flow_job_for(request.user, job_id)
     jobs.fail_if_abandoned(job)
     return job
 
@@ -220,11 +218,8 @@ def get_flow_job(request: HttpRequest, job_id: int) -> Any:
 )
 def confirm_flow_job(request: HttpRequest, job_id: int) -> Any:
     """Import a checked file in the background (the uploader only; the same file and parameters)."""
-    job = _flow_job_or_404(request, job_id)
-    if (job.result or {}).get("outcome") != "checked":
-        message = _("只有检查通过的文件可以导入。")
-        raise DomainError(message, code="not_confirmable")
-    job = jobs.confirm_import(actor=request.user, job_id=job.pk)  # type: ignore[arg-type]
+    job = flow_job_for(request.user, job_id)
+    job = confirm_checked_flow_job(actor=request.user, job=job)
     job.refresh_from_db()
     return Status(202, job)
 

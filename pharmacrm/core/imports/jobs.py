@@ -26,6 +26,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from pharmacrm.core.errors import DomainError, NotAllowed
 from pharmacrm.core.imports.engine import ImportKind, Report
@@ -115,15 +116,21 @@ def start_import(
     return job
 
 
+def _own_job_locked(actor: User, job_id: int, *, not_owner: str) -> ImportJob:
+    """The actor's own job, locked (inside the caller's transaction), if they may still import its kind."""
+    job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is None:
+        raise DomainError(_("导入任务不存在。"), code="not_found")
+    if job.created_by_id != actor.pk:
+        raise NotAllowed(not_owner)
+    check_may_import(actor, get_kind(job.kind))
+    return job
+
+
 def confirm_import(*, actor: User, job_id: int) -> ImportJob:
     """Turn a checked dry run into the real import, queued in the background."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            raise DomainError(_("导入任务不存在。"), code="not_found")
-        if job.created_by_id != actor.pk:
-            raise NotAllowed(_("只有上传文件的人可以确认导入。"))
-        check_may_import(actor, get_kind(job.kind))
+        job = _own_job_locked(actor, job_id, not_owner=_("只有上传文件的人可以确认导入。"))
         if not job.can_confirm:
             raise DomainError(
                 _("该任务当前状态为“{status}”，不能确认导入。").format(status=job.get_status_display()),
@@ -140,13 +147,8 @@ def confirm_import(*, actor: User, job_id: int) -> ImportJob:
 def recheck_import(*, actor: User, job_id: int) -> ImportJob:
     """Check a stored upload again (after its column mapping or the master data was fixed)."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            raise DomainError(_("导入任务不存在。"), code="not_found")
-        if job.created_by_id != actor.pk:
-            raise NotAllowed(_("只有上传文件的人可以重新检查。"))
-        check_may_import(actor, get_kind(job.kind))
-        if not job.file or not job.dry_run or job.is_running:
+        job = _own_job_locked(actor, job_id, not_owner=_("只有上传文件的人可以重新检查。"))
+        if not job.can_recheck:
             raise DomainError(
                 _("该任务当前状态为“{status}”，不能重新检查。").format(status=job.get_status_display()),
                 code="not_recheckable",
@@ -244,21 +246,26 @@ def _abandoned(job: ImportJob, now: dt.datetime) -> bool:
     return now - beat >= ABANDONED_AFTER
 
 
+def _failed_report(job: ImportJob, reason: Any) -> dict[str, Any]:
+    """A failed job's report: one file-level error, in the language of the user who uploaded it."""
+    actor = job.created_by
+    with translation.override(actor.language if actor is not None else settings.LANGUAGE_CODE):
+        failed = Report(kind=job.kind, dry_run=job.dry_run, partial=job.partial)
+        failed.file_error(str(reason))
+        failed.status = "refused"
+    return failed.to_dict()
+
+
 def fail_if_abandoned(job: ImportJob) -> bool:
     """Mark a running job whose worker is gone as failed (its transaction died with it); True if it was."""
     now = timezone.now()
     if not _abandoned(job, now):
         return False
-    actor = job.created_by
-    language = actor.language if actor is not None else settings.LANGUAGE_CODE
-    with translation.override(language):
-        failed = Report(kind=job.kind, dry_run=job.dry_run, partial=job.partial)
-        failed.file_error(
-            _("后台任务在运行中中断（工作进程已退出或重启），未写入任何数据。请重新上传该文件。")
-        )
-        failed.status = "refused"
+    failed = _failed_report(
+        job, gettext_lazy("后台任务在运行中中断（工作进程已退出或重启），未写入任何数据。请重新上传该文件。")
+    )
     changed = ImportJob.objects.filter(pk=job.pk, status=job.status, started_at=job.started_at).update(
-        status=ImportJob.Status.FAILED, finished_at=now, report=failed.to_dict(), result={}
+        status=ImportJob.Status.FAILED, finished_at=now, report=failed, result={}
     )
     progress_path(job.pk).unlink(missing_ok=True)
     if changed:
@@ -309,14 +316,14 @@ def execute_import_job(job_id: int) -> str:
                 )
     except Exception as exc:
         log.exception("import job failed", extra={"job": job_id})
-        with translation.override(language):
-            failed = Report(kind=job.kind, dry_run=job.dry_run, partial=job.partial)
-            failed.file_error(
-                exc.message if isinstance(exc, DomainError) else _("导入时发生内部错误，未写入任何数据。")
-            )
-            failed.status = "refused"
+        failed = _failed_report(
+            job,
+            exc.message
+            if isinstance(exc, DomainError)
+            else gettext_lazy("导入时发生内部错误，未写入任何数据。"),
+        )
         ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.FAILED, finished_at=timezone.now(), report=failed.to_dict(), result={}
+            status=ImportJob.Status.FAILED, finished_at=timezone.now(), report=failed, result={}
         )
         return "failed"
     status = _status_for(report)
