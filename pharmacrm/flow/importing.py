@@ -150,6 +150,28 @@ def resolve_distributor(code: str) -> ChannelPartner | None:
     return ChannelPartner.objects.select_related("institution").filter(code=code.strip()).first()
 
 
+def _distributor_for(actor: Any, code: str) -> ChannelPartner | None:
+    """The distributor with this code, if `actor` may see it (None at the shell sees all).
+
+    A partner the user may not see is reported as unknown, like one that does not exist (no leak).
+    """
+    distributor = resolve_distributor(code)
+    if (
+        distributor is not None
+        and actor is not None
+        and not visible(ChannelPartner, user=actor).filter(pk=distributor.pk).exists()
+    ):
+        return None
+    return distributor
+
+
+def _unknown_kind(kind: str) -> str | None:
+    """The refusal for a file kind that is not auto, sales or inventory; None when it is one of them."""
+    if kind in (AUTO, *KINDS):
+        return None
+    return _("未知的文件类型“{kind}”（可选：auto、sales、inventory）。").format(kind=kind)
+
+
 def find_template(distributor: ChannelPartner, header: list[str]) -> FlowTemplate | None:
     return FlowTemplate.objects.filter(
         distributor=distributor, header_signature=header_signature(header)
@@ -582,20 +604,14 @@ def import_flow_file(
     started = time.perf_counter()
     report = Report(kind="flow", dry_run=dry_run, partial=False)
     result = FlowImportResult(report=report, period=period)
-    if kind not in (AUTO, *KINDS):
-        report.file_error(_("未知的文件类型“{kind}”（可选：auto、sales、inventory）。").format(kind=kind))
+    if unknown_kind := _unknown_kind(kind):
+        report.file_error(unknown_kind)
         return _finish(result, started)
     # actor None: an operator at the shell (`pharmacrm import flow` without --user), trusted like manage.py
     if actor is not None and not may_import(actor):
         report.file_error(_("您的角色不能导入流向数据。"))
         return _finish(result, started)
-    distributor = resolve_distributor(distributor_code)
-    if (
-        distributor is not None
-        and actor is not None
-        and not visible(ChannelPartner, user=actor).filter(pk=distributor.pk).exists()
-    ):
-        distributor = None  # a partner the user may not see is reported as unknown (no leak)
+    distributor = _distributor_for(actor, distributor_code)
     if distributor is None:
         report.file_error(_("未知的经销商编码“{code}”。").format(code=distributor_code))
         return _finish(result, started)
@@ -880,13 +896,7 @@ class FlowFileJob(ImportKind):
             message = _("流向文件不接受参数：{names}").format(names="、".join(unknown))
             raise DomainError(message, code="unexpected_params")
         code = str(params.get("distributor") or "").strip()
-        distributor = resolve_distributor(code) if code else None
-        if (
-            distributor is not None
-            and actor is not None
-            and not visible(ChannelPartner, user=actor).filter(pk=distributor.pk).exists()
-        ):
-            distributor = None  # a partner the user may not see is reported as unknown (no leak)
+        distributor = _distributor_for(actor, code) if code else None
         if distributor is None:
             message = _("未知的经销商编码“{code}”。").format(code=code) if code else _("请指定经销商。")
             raise DomainError(message, fields={"distributor": [message]}, code="unknown_distributor")
@@ -894,9 +904,8 @@ class FlowFileJob(ImportKind):
         if period is not None and (reason := _closed_reason(distributor, period)):
             raise DomainError(reason, fields={"period": [reason]}, code="period_closed")
         kind = str(params.get("kind") or AUTO)
-        if kind not in (AUTO, *KINDS):
-            message = _("未知的文件类型“{kind}”（可选：auto、sales、inventory）。").format(kind=kind)
-            raise DomainError(message, fields={"kind": [message]}, code="unknown_kind")
+        if refusal := _unknown_kind(kind):
+            raise DomainError(refusal, fields={"kind": [refusal]}, code="unknown_kind")
         source = str(params.get("source") or Source.IMPORT)
         if source not in Source.values:
             source = Source.IMPORT
