@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pharmacrm.core.audit import Source, acting_as, current_state
 from pharmacrm.core.errors import DomainError, NotAllowed
-from pharmacrm.core.imports.bulk import in_list_size, insert_with_history
+from pharmacrm.core.imports.bulk import in_list_chunks, insert_with_history
 from pharmacrm.core.models import Division, Role, Territory, TerritoryRule
 from pharmacrm.customers.models import Institution, InstitutionTerritoryPeriod
 
@@ -76,27 +76,30 @@ def resolve_territories(institution_ids: Iterable[int]) -> dict[int, int | None]
     ids = sorted(set(institution_ids))
     rules = {(r.province_id, r.city_id): r.territory_id for r in TerritoryRule.objects.all()}
     resolved: dict[int, int | None] = {}
-    step = in_list_size()
-    for start in range(0, len(ids), step):
-        for pk, own, province, city in Institution.objects.filter(
-            pk__in=ids[start : start + step]
-        ).values_list("pk", "territory_id", "province_id", "city_id"):
+    for chunk in in_list_chunks(ids):
+        for pk, own, province, city in Institution.objects.filter(pk__in=chunk).values_list(
+            "pk", "territory_id", "province_id", "city_id"
+        ):
             resolved[pk] = own or rules.get((province, city)) or rules.get((province, None))
     return resolved
+
+
+def _periods_of(ids: Sequence[int]) -> Iterator[QuerySet[InstitutionTerritoryPeriod]]:
+    """These institutions' periods, by institution and start (an open start first), a query per IN-list."""
+    for chunk in in_list_chunks(ids):
+        yield InstitutionTerritoryPeriod.objects.filter(institution_id__in=chunk).order_by(
+            "institution_id", F("valid_from").asc(nulls_first=True)
+        )
 
 
 def spans_by_institution(institution_ids: Iterable[int]) -> dict[int, list[Span]]:
     """Institution → its periods as (first, last, territory), oldest first (attribution's input)."""
     ids = sorted(set(institution_ids))
     spans: dict[int, list[Span]] = defaultdict(list)
-    step = in_list_size()
-    for start in range(0, len(ids), step):
-        rows = (
-            InstitutionTerritoryPeriod.objects.filter(institution_id__in=ids[start : start + step])
-            .order_by("institution_id", F("valid_from").asc(nulls_first=True))
-            .values_list("institution_id", "valid_from", "valid_to", "territory_id")
-        )
-        for institution_id, first, last, territory_id in rows:
+    for periods in _periods_of(ids):
+        for institution_id, first, last, territory_id in periods.values_list(
+            "institution_id", "valid_from", "valid_to", "territory_id"
+        ):
             spans[institution_id].append((first, last, territory_id))
     return dict(spans)
 
@@ -236,11 +239,8 @@ def realign(
     today = timezone.localdate()
     resolved = resolve_territories(ids)
     periods: dict[int, list[InstitutionTerritoryPeriod]] = defaultdict(list)
-    step = in_list_size()
-    for start in range(0, len(ids), step):
-        for period in InstitutionTerritoryPeriod.objects.filter(
-            institution_id__in=ids[start : start + step]
-        ).order_by("institution_id", F("valid_from").asc(nulls_first=True)):
+    for chunk in _periods_of(ids):
+        for period in chunk:
             periods[period.institution_id].append(period)
     reason = (reason or "").strip()[:REASON_MAX]
     moved: dict[int, dt.date | None] = {}

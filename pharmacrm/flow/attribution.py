@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Min, Q, QuerySet
 
 from pharmacrm.channels.models import ChannelPartner
-from pharmacrm.core.imports.bulk import in_list_size
+from pharmacrm.core.imports.bulk import in_list_chunks
 from pharmacrm.core.models import TerritoryAssignment
 from pharmacrm.customers.models import Institution, InstitutionTerritoryPeriod
 from pharmacrm.customers.territory_history import spans_by_institution
@@ -70,14 +70,13 @@ class AttributionResult:
 def _id_chunks(record_ids: Iterable[int]) -> Iterator[Q]:
     """Filters covering `record_ids` in chunks: a pk range when a chunk is contiguous (bulk inserts are)."""
     ids = sorted(set(record_ids))
-    step = in_list_size()
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         if chunk[-1] - chunk[0] + 1 == len(chunk):
             yield Q(pk__gte=chunk[0], pk__lte=chunk[-1])
         else:
-            for sub in range(0, len(chunk), step):
-                yield Q(pk__in=chunk[sub : sub + step])
+            for sub in in_list_chunks(chunk):
+                yield Q(pk__in=sub)
 
 
 # --- Steps -----------------------------------------------------------------------------------------
@@ -182,10 +181,9 @@ def _attribute_chunk(rows: QuerySet[FlowRecord]) -> AttributionResult:
     for institution_id in institution_ids:
         for piece in _pieces(spans.get(institution_id, []), coverage):
             groups[piece].append(institution_id)
-    step = in_list_size()
     for (territory_id, rep_id, first, last), members in groups.items():
-        for start in range(0, len(members), step):
-            part = rows.filter(institution_id__in=members[start : start + step])
+        for chunk in in_list_chunks(members):
+            part = rows.filter(institution_id__in=chunk)
             if first is not None:
                 part = part.filter(sale_date__gte=first)
             if last is not None:

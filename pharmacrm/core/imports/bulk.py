@@ -20,17 +20,23 @@ field's get_db_prep_save, everything else is passed as is. auto_now/auto_now_add
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from django.db import connection, models, transaction
 
 Converter = Callable[[Any], Any]
+T = TypeVar("T")
 
 
-def in_list_size() -> int:
-    """How many ids one `IN (…)` may list: SQLite caps a statement's parameters; PostgreSQL takes long lists."""
-    return 900 if connection.vendor == "sqlite" else 10_000
+def in_list_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in slices that one `IN (…)` each can take.
+
+    SQLite caps the parameters of one statement; PostgreSQL takes long lists happily.
+    """
+    step = 900 if connection.vendor == "sqlite" else 10_000
+    for start in range(0, len(values), step):
+        yield values[start : start + step]
 
 
 # Field types whose Python value is not what the driver should get.
