@@ -253,9 +253,6 @@ class Database:
     def output_connection(self) -> Any:
         return self._connect(str(self.output_path) if self.sqlite else self.output_name)
 
-    def seed_connection(self) -> Any:
-        return self._connect(str(self.seed_path) if self.sqlite else self.seed_name)
-
     def reset(self) -> None:
         """Back to the seeded state."""
         connection.close()
@@ -274,7 +271,6 @@ def output_floor(db: Database) -> tuple[float, dict[str, tuple[int, float]]]:
     """Insert every row the import wrote into a fresh seeded copy, raw: (seconds, {table: (rows, seconds)})."""
     db.reset()
     source = db.output_connection()
-    seed = db.seed_connection()
     qn = connection.ops.quote_name
     tables = [t for t in connection.introspection.table_names() if not t.startswith("sqlite_")]
     per_table: dict[str, tuple[int, float]] = {}
@@ -283,9 +279,9 @@ def output_floor(db: Database) -> tuple[float, dict[str, tuple[int, float]]]:
             pk = connection.introspection.get_primary_key_column(cursor, table)
             if pk is None:
                 continue
-            seed_cur = seed.cursor()
-            seed_cur.execute(f"SELECT COALESCE(MAX({qn(pk)}), 0) FROM {qn(table)}")
-            top = seed_cur.fetchone()[0]
+            # The connection is a fresh seed copy, and each table is read before rows go into it.
+            cursor.execute(f"SELECT COALESCE(MAX({qn(pk)}), 0) FROM {qn(table)}")
+            top = cursor.fetchone()[0]
             read = source.cursor()
             read.execute(f"SELECT * FROM {qn(table)} WHERE {qn(pk)} > {int(top)} ORDER BY {qn(pk)}")
             columns = ", ".join(qn(d[0]) for d in read.description)
@@ -301,7 +297,6 @@ def output_floor(db: Database) -> tuple[float, dict[str, tuple[int, float]]]:
         commit_started = time.perf_counter()
     commit = time.perf_counter() - commit_started
     source.close()
-    seed.close()
     return sum(s for _n, s in per_table.values()) + commit, per_table
 
 
