@@ -38,6 +38,7 @@ from pharmacrm.core.models import Role, User
 from pharmacrm.core.visibility import forget_scope
 from pharmacrm.customers import search
 from pharmacrm.customers.models import Institution, Professional, ProfessionalSearchKey
+from pharmacrm.ops import benchmarks
 from pharmacrm.ops.demo.loader import demo_counts, load_demo
 from pharmacrm.ops.demo.scales import SCALES
 
@@ -65,10 +66,7 @@ def use_database(size: int, out: Any) -> None:
     else:
         base = params.setdefault("_BENCH_BASE_NAME", params["NAME"])
         name = f"{base}_search_{size}"
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cursor.fetchone() is None:
-                cursor.execute(f'CREATE DATABASE "{name}"')
+        benchmarks.create_database_if_missing(name=name, out=out)
         connection.close()
         params["NAME"] = name
     call_command("migrate", verbosity=0, interactive=False)

@@ -86,11 +86,11 @@ def child_environment() -> dict[str, str]:
     return env
 
 
-def create_database_if_missing(*, out: Callable[[str], None]) -> None:
-    """On PostgreSQL, create the benchmark database named by the URL if the server has none of that name."""
+def create_database_if_missing(*, out: Callable[[str], None], name: str | None = None) -> None:
+    """On PostgreSQL, create database `name` (default: the one the URL names) if the server has none of that name."""
     if connection.vendor != "postgresql":
         return  # SQLite creates its file on connect
-    name = connection.settings_dict["NAME"]
+    name = name or connection.settings_dict["NAME"]
     # Django's maintenance connection (the `postgres` database), as its test runner uses.
     with connection._nodb_cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
